@@ -1,20 +1,210 @@
-"""The ``phonet-agent`` command line (contracts.md §2)."""
+"""The ``phonet-agent`` command line (contracts.md §2).
+
+Exit codes: 0 ok; 2 bad usage or input; 3 PBX or database unreachable, or not
+configured; 4 the PBX refused the API key; 5 the licence refused the start.
+Heavy modules are imported inside the commands that need them, so ``dial`` from a
+``tel:`` link starts fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from agent.core.errors import AgentError, ConfigError, InvalidInput
+from agent.paths import DataDir
+
+EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY_REFUSED, EXIT_LICENSE = 0, 2, 3, 4, 5
+
+log = logging.getLogger("agent.cli")
+
+
+def _common(parser: argparse.ArgumentParser, *, pbx: bool = True) -> None:
+    parser.add_argument("--data-dir", help="where the agent keeps its files")
+    parser.add_argument("--db", help="sqlite:///… (default: in the data dir) or postgresql://…")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    if pbx:
+        parser.add_argument("--base-url", help="the PBX's URL (default https://DOMAIN)")
+        parser.add_argument("--domain", help="the Phonet domain, e.g. company.phonet.com.ua")
+        parser.add_argument("--ext", help="the operator's extension, e.g. 001")
+        parser.add_argument("--ca-file", help="a CA bundle to trust for the PBX's TLS")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="phonet-agent", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="the tray agent (the product)")
+    parser = argparse.ArgumentParser(
+        prog="phonet-agent", description="Phonet Agent: the Phonet PBX in your system tray."
+    )
+    parser.add_argument("--quit", action="store_true", help="ask a running agent to exit")
+    parser.add_argument("--autostart", action="store_true", help="started at logon: quietly")
+    parser.add_argument("--selftest", action="store_true", help="print one JSON line of probes")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="the tray agent (the default)")
+    _common(run)
+    run.add_argument("--headless", action="store_true", help="no tray, popups on stdout")
+
+    demo = sub.add_parser("demo", help="simulator + agent with demo data and scripted calls")
+    demo.add_argument("--data-dir", help="keep the demo's data here (default: a temp dir)")
+    demo.add_argument("--cycle-s", type=float, default=30.0, help="seconds between script runs")
+    demo.add_argument("--once", action="store_true", help="play the script once, then exit")
+    demo.add_argument("-v", "--verbose", action="store_true")
+
+    sim = sub.add_parser("simulator", help="the Phonet PBX simulator alone", add_help=False)
+    sim.add_argument("args", nargs=argparse.REMAINDER)
+
+    sub.add_parser("window", help="the agent window (started by the agent)")
+
+    dial = sub.add_parser("dial", help="ask the running agent to dial")
+    dial.add_argument("number", help="a number in any format, or a tel:/callto: URL")
+    _common(dial)
+
+    configure = sub.add_parser("configure", help="save the connection profile (no secret)")
+    _common(configure)
+    configure.add_argument("--login", help="the operator's e-mail in Phonet")
+
+    secret = sub.add_parser("secret", help="store a secret in the OS keyring")
+    secret_sub = secret.add_subparsers(dest="action", required=True)
+    secret_set = secret_sub.add_parser("set", help="read a secret from stdin")
+    secret_set.add_argument("name", choices=["api-key", "team-api-key", "robot-password"])
+    _common(secret_set)
+    secret_set.add_argument("--server", help="robot-password: the MS SQL server")
+    secret_set.add_argument("--user", help="robot-password: the MS SQL user")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    print(f"phonet-agent: {args.command or 'run'}: not built yet", file=sys.stderr)
-    return 2
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # The Windows URL handler calls `phonet-agent tel:…` (contracts.md §2).
+    if args_list and args_list[0].lower().startswith(("tel:", "callto:")):
+        args_list = ["dial", *args_list]
+    if args_list[:1] == ["simulator"]:
+        from agent.simulator import run_cli
+
+        return run_cli(args_list[1:])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    handler = COMMANDS.get(args.command or "run")
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command is None:
+        args = parser.parse_args(["run", *args_list])
+    try:
+        return handler(args)
+    except AgentError as exc:
+        print(f"phonet-agent: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.app import AgentOptions, has_display, run_headless
+    from agent.logs import setup_logging
+    from agent.profile import load_profile
+    from agent.secrets import Secrets
+
+    data_dir = DataDir.resolve(args.data_dir).ensure()
+    setup_logging(data_dir.log_file, verbose=args.verbose)
+    profile = load_profile(data_dir.config).merged(
+        domain=args.domain, ext=args.ext, base_url=args.base_url, ca_file=args.ca_file, db=args.db
+    )
+    if not profile.configured:
+        raise ConfigError(
+            "not configured: run `phonet-agent configure --domain D --ext E` "
+            "or give --domain and --ext"
+        )
+    profile.check()
+    api_key = Secrets().api_key(profile.domain, profile.ext)
+    headless = args.headless or not has_display()
+    if not headless:
+        log.info("a desktop session is present; the tray arrives with the desktop shell")
+    options = AgentOptions(
+        data_dir=data_dir,
+        domain=profile.domain,
+        ext=profile.ext,
+        api_key=api_key,
+        db_url=profile.db or None,
+        base_url=profile.base_url or None,
+        ca_file=profile.ca_file or None,
+        headless=True,
+    )
+    return run_headless(options)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from agent.demo import run_demo
+
+    return run_demo(
+        data_dir=args.data_dir, cycle_s=args.cycle_s, once=args.once, verbose=args.verbose
+    )
+
+
+def cmd_dial(args: argparse.Namespace) -> int:
+    from agent.local_client import dial_via_running_agent
+
+    data_dir = DataDir.resolve(args.data_dir)
+    return dial_via_running_agent(data_dir, args.number)
+
+
+def cmd_configure(args: argparse.Namespace) -> int:
+    from agent.profile import load_profile, save_profile
+
+    data_dir = DataDir.resolve(args.data_dir).ensure()
+    profile = load_profile(data_dir.config).merged(
+        domain=args.domain,
+        ext=args.ext,
+        login=args.login,
+        base_url=args.base_url,
+        ca_file=args.ca_file,
+        db=args.db,
+    )
+    save_profile(data_dir.config, profile.check())
+    print(f"saved {data_dir.config}")
+    return EXIT_OK
+
+
+def cmd_secret(args: argparse.Namespace) -> int:
+    from agent.profile import load_profile
+    from agent.secrets import SecretName, Secrets
+
+    data_dir = DataDir.resolve(args.data_dir)
+    profile = load_profile(data_dir.config).merged(domain=args.domain, ext=args.ext)
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise InvalidInput("no secret on stdin")
+    if args.name == "robot-password":
+        if not (args.server and args.user):
+            raise InvalidInput("robot-password needs --server and --user")
+        name = SecretName.robot_password(args.server, args.user)
+    elif not profile.domain:
+        raise ConfigError("no domain: run `phonet-agent configure` first or give --domain")
+    elif args.name == "team-api-key":
+        name = SecretName.team_api_key(profile.domain)
+    else:
+        if not profile.ext:
+            raise ConfigError("no extension: run `phonet-agent configure` first or give --ext")
+        name = SecretName.api_key(profile.domain, profile.ext)
+    Secrets().set(name, value)
+    print(f"stored {args.name} for {name.user} in the OS keyring")
+    return EXIT_OK
+
+
+def cmd_window(args: argparse.Namespace) -> int:
+    print("phonet-agent: the window arrives with the web UI", file=sys.stderr)
+    return EXIT_USAGE
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "dial": cmd_dial,
+    "configure": cmd_configure,
+    "secret": cmd_secret,
+    "window": cmd_window,
+}

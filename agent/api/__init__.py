@@ -1,0 +1,1 @@
+"""The agent's local API (contracts.md §4): Starlette inside the agent's loop."""

@@ -1,0 +1,204 @@
+"""Status, dial, hang-up and the journal (contracts.md §4; C1, M2, M3, B9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from agent.api.registry import Registry, list_of
+from agent.api.server import read_json
+from agent.core.errors import InvalidInput
+from agent.core.journal import JournalEntry
+from agent.runtime import Runtime, iso
+
+LINE = {
+    "type": "object",
+    "properties": {
+        "uuid": {"type": "string"},
+        "direction": {"type": "string", "enum": ["in", "out", "internal"]},
+        "number": {"type": "string"},
+        "contact": {"type": "string", "nullable": True},
+        "state": {"type": "string", "enum": ["ringing", "talking", "held"]},
+        "talking": {"type": "boolean"},
+        "started_at": {"type": "string", "nullable": True},
+        "answered_at": {"type": "string", "nullable": True},
+    },
+}
+STATUS = {
+    "type": "object",
+    "required": ["connected", "link", "extension", "dnd", "lines", "dialer"],
+    "properties": {
+        "connected": {"type": "boolean"},
+        "link": {"type": "string", "enum": ["offline", "connecting", "online"]},
+        "extension": {"type": "string"},
+        "dnd": {"type": "object"},
+        "lines": {"type": "array", "items": LINE},
+        "dialer": {"type": "object"},
+    },
+}
+JOURNAL_ROW = {
+    "type": "object",
+    "properties": {
+        "uuid": {"type": "string"},
+        "direction": {"type": "string"},
+        "number": {"type": "string"},
+        "contact": {"type": "object", "nullable": True},
+        "operator_ext": {"type": "string"},
+        "dial_at": {"type": "string"},
+        "answer_at": {"type": "string", "nullable": True},
+        "end_at": {"type": "string", "nullable": True},
+        "talk_s": {"type": "integer"},
+        "disposition": {"type": "integer", "nullable": True},
+        "outcome": {"type": "string", "nullable": True},
+        "source": {"type": "string"},
+    },
+}
+
+
+class JournalReader(Protocol):
+    async def page(
+        self, *, limit: int, offset: int, since: datetime | None, operator_ext: str | None
+    ) -> tuple[list[JournalEntry], int | None]: ...
+
+
+def journal_json(entry: JournalEntry) -> dict[str, Any]:
+    contact = (
+        {"id": entry.contact_id, "name": entry.contact_name}
+        if entry.contact_id is not None
+        else None
+    )
+    return {
+        "uuid": entry.uuid,
+        "direction": str(entry.direction),
+        "number": entry.number,
+        "contact": contact,
+        "operator_ext": entry.operator_ext,
+        "dial_at": iso(entry.dial_at),
+        "answer_at": iso(entry.answer_at),
+        "end_at": iso(entry.end_at),
+        "talk_s": entry.talk_s,
+        "duration_s": entry.duration_s,
+        "disposition": entry.disposition,
+        "outcome": str(entry.outcome) if entry.outcome else None,
+        "source": str(entry.source),
+        "recording_url": entry.recording_url,
+        "final": entry.final,
+    }
+
+
+def register(api: Registry) -> None:
+    @api.endpoint(
+        "GET", "/api/status", summary="Link, DND, lines and dialer", tag="phone", response=STATUS
+    )
+    async def status(request: Request) -> Response:
+        runtime: Runtime = request.app.state.services.runtime
+        return JSONResponse(runtime.status())
+
+    @api.endpoint(
+        "POST",
+        "/api/dial",
+        summary="Dial a number or a tel: URL",
+        tag="phone",
+        status=202,
+        request={
+            "type": "object",
+            "required": ["number"],
+            "properties": {"number": {"type": "string"}},
+        },
+        response={"type": "object", "properties": {"uuid": {"type": "string"}}},
+        errors=(400, 422, 503),
+    )
+    async def dial(request: Request) -> Response:
+        body = await read_json(request)
+        number = body.get("number") if isinstance(body, dict) else None
+        if not isinstance(number, str) or not number.strip():
+            raise InvalidInput("a number is required", field="number")
+        runtime: Runtime = request.app.state.services.runtime
+        uuid = await runtime.dial(number)
+        return JSONResponse({"uuid": uuid}, status_code=202)
+
+    @api.endpoint(
+        "POST",
+        "/api/hangup",
+        summary="Hang up the given or the talking line",
+        tag="phone",
+        request={"type": "object", "properties": {"uuid": {"type": "string"}}},
+        response={"type": "object", "properties": {"uuid": {"type": "string"}}},
+        errors=(400, 409, 422, 503),
+    )
+    async def hangup(request: Request) -> Response:
+        body = await read_json(request)
+        uuid = body.get("uuid") if isinstance(body, dict) else None
+        if uuid is not None and not isinstance(uuid, str):
+            raise InvalidInput("uuid must be a string", field="uuid")
+        runtime: Runtime = request.app.state.services.runtime
+        try:
+            done = await runtime.hangup(uuid)
+        except InvalidInput as exc:
+            if exc.message_key == "error.no_line":
+                return JSONResponse(
+                    {"error": {"code": "no_line", "message": str(exc)}}, status_code=409
+                )
+            raise
+        return JSONResponse({"uuid": done})
+
+    @api.endpoint(
+        "GET",
+        "/api/journal",
+        summary="Finished calls, newest first",
+        tag="journal",
+        query=(
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, False),
+            ("offset", {"type": "integer", "minimum": 0}, False),
+            ("since", {"type": "string", "format": "date-time"}, False),
+            ("scope", {"type": "string", "enum": ["mine", "team"]}, False),
+        ),
+        response=list_of(JOURNAL_ROW),
+        errors=(400, 422),
+    )
+    async def journal(request: Request) -> Response:
+        services = request.app.state.services
+        q = request.query_params
+        limit = _int(q.get("limit"), "limit", 50, 1, 500)
+        offset = _int(q.get("offset"), "offset", 0, 0, 10**12)
+        since = _datetime(q.get("since"), "since")
+        scope = q.get("scope", "mine")
+        if scope not in ("mine", "team"):
+            raise InvalidInput("scope must be mine or team", field="scope")
+        ext = services.runtime.phone.config.own_ext if scope == "mine" else None
+        rows, total = await services.journal.page(
+            limit=limit, offset=offset, since=since, operator_ext=ext
+        )
+        next_offset = offset + len(rows) if len(rows) == limit else None
+        return JSONResponse(
+            {"items": [journal_json(r) for r in rows], "total": total, "next_offset": next_offset}
+        )
+
+
+def _int(raw: str | None, name: str, default: int, lo: int, hi: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be a whole number", field=name) from exc
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{name} must be between {lo} and {hi}", field=name)
+    return value
+
+
+def _datetime(raw: str | None, name: str) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be an ISO 8601 date-time", field=name) from exc
+    if value.tzinfo is None:
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value

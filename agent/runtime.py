@@ -1,0 +1,378 @@
+"""The runtime: one asyncio task owns the core's state (architecture.md, "Processes").
+
+It reads the inbox (live frames, link changes, results of its own requests,
+operator commands), feeds the pure core, wakes at the core's next deadline, and
+runs the effects the core returns. Other threads only put items into the inbox
+(``submit`` is thread-safe), so the core needs no locks. It is the error barrier:
+one bad item is logged once and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from agent.core.effects import (
+    AnnounceOutcome,
+    Effect,
+    FetchActiveCalls,
+    FetchHistory,
+    FetchPurpose,
+    SaveCheckpoint,
+    ShowPopup,
+    StateChanged,
+    StoreCall,
+    StoreHistory,
+)
+from agent.core.errors import InvalidInput, PbxError, PbxUnreachable
+from agent.core.events import CallInfo, HistoryRecord, LinkDown, LinkUp
+from agent.core.journal import JournalEntry, Source
+from agent.core.lines import Line
+from agent.core.phone import Phone
+from agent.core.popups import Popup
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ ports
+
+
+class PbxRestPort(Protocol):
+    async def make_call(self, ext: str, number: str) -> str: ...
+    async def hangup(self, uuid: str) -> None: ...
+    async def active_calls(self, own_ext: str) -> list[CallInfo]: ...
+    def history_pages(
+        self, kind: Any, *, time_from: datetime, time_to: datetime
+    ) -> AsyncIterator[tuple[int, list[HistoryRecord]]]: ...
+
+
+class JournalPort(Protocol):
+    async def store(self, entry: JournalEntry) -> None: ...
+    async def store_history(self, records: tuple[HistoryRecord, ...], source: Source) -> int: ...
+    async def save_checkpoint(self, covered_until: datetime) -> None: ...
+
+
+class PopupPort(Protocol):
+    def show(self, popup: Popup) -> None: ...
+
+
+FrameParser = Callable[[str], list[Any] | Any]
+
+
+# ------------------------------------------------------------------ inbox items
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    text: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    up: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _HistoryDone:
+    purpose: FetchPurpose
+    records: list[HistoryRecord] | None  # None: the fetch failed
+    time_to: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _ActiveDone:
+    calls: list[CallInfo]
+    asked_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """Run a function on the runtime's task (operator commands that touch state)."""
+
+    fn: Callable[[], list[Effect]]
+
+
+_Item = _Frame | _Link | _HistoryDone | _ActiveDone | _Call
+
+
+@dataclass
+class RuntimeStats:
+    """For the health page (B15) and the bench: frame -> popup latency."""
+
+    frames: int = 0
+    bad_frames: int = 0
+    popup_latency_ns: list[int] = field(default_factory=list)
+    keep_latencies: bool = False
+    connected_at: datetime | None = None
+    last_error: str | None = None
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        phone: Phone,
+        rest: PbxRestPort,
+        journal: JournalPort,
+        popups: PopupPort,
+        parse_frame: FrameParser,
+        parse_dial: Callable[[str], str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.phone = phone
+        self.rest = rest
+        self.journal = journal
+        self.popups = popups
+        self._parse_frame = parse_frame
+        self._parse_dial = parse_dial
+        self.clock = clock
+        self.stats = RuntimeStats()
+        self.state_listeners: list[Callable[[], None]] = []
+        self.outcome_listeners: list[Callable[[JournalEntry, bool], None]] = []
+        self.popup_listeners: list[Callable[[Popup], None]] = []
+        self.recent_numbers: list[str] = []
+        self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = asyncio.Event()
+        self.online = asyncio.Event()  # set while the live link is up
+
+    # ------------------------------------------------------------ feeding
+
+    def frame_received(self, text: str) -> None:
+        """The live client's callback (same loop): queue, never block."""
+        self._inbox.put_nowait(_Frame(text, time.perf_counter_ns()))
+
+    def link_changed(self, up: bool, reason: str = "") -> None:
+        self._inbox.put_nowait(_Link(up, reason))
+
+    def submit(self, fn: Callable[[], list[Effect]]) -> None:
+        """Thread-safe: run ``fn`` on the runtime's task and execute its effects."""
+        if self._loop is None:
+            raise RuntimeError("the runtime is not running")
+        self._loop.call_soon_threadsafe(self._inbox.put_nowait, _Call(fn))
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self, initial: list[Effect] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._started.set()
+        if initial:
+            await self._execute(initial)
+        while True:
+            item = await self._next_item()
+            now = self.clock()
+            try:
+                effects = self._handle(item, now) if item is not None else []
+                wake = self.phone.next_wakeup()
+                if wake is not None and wake <= now:
+                    effects += self.phone.wake(now)
+                await self._execute(effects, item)
+            except Exception as exc:  # the error barrier (architecture.md, rule 6)
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("runtime: an item failed and was skipped")
+
+    async def _next_item(self) -> _Item | None:
+        wake = self.phone.next_wakeup()
+        if wake is None:
+            return await self._inbox.get()
+        delay = (wake - self.clock()).total_seconds()
+        if delay <= 0:
+            return self._inbox.get_nowait() if not self._inbox.empty() else None
+        try:
+            return await asyncio.wait_for(self._inbox.get(), timeout=delay)
+        except TimeoutError:
+            return None
+
+    def _handle(self, item: _Item, now: datetime) -> list[Effect]:
+        match item:
+            case _Frame():
+                return self._on_frame(item)
+            case _Link(up=True):
+                self.stats.connected_at = now
+                self.online.set()
+                return self.phone.feed(LinkUp(now))
+            case _Link(up=False):
+                self.online.clear()
+                return self.phone.feed(LinkDown(now, item.reason))
+            case _HistoryDone(records=None):
+                return self.phone.history_failed(item.purpose, now)
+            case _HistoryDone(records=list() as records):
+                return self.phone.history_fetched(item.purpose, records, item.time_to, now)
+            case _ActiveDone():
+                return self.phone.active_calls(item.calls, now, item.asked_seq)
+            case _Call():
+                return item.fn()
+        return []
+
+    def _on_frame(self, frame: _Frame) -> list[Effect]:
+        self.stats.frames += 1
+        parsed = self._parse_frame(frame.text)
+        if not isinstance(parsed, list):
+            self.stats.bad_frames += 1
+            log.warning("skipped a live frame: %s", parsed)
+            return []
+        effects: list[Effect] = []
+        for event in parsed:
+            effects += self.phone.feed(event)
+        return effects
+
+    # ------------------------------------------------------------ effects
+
+    async def _execute(self, effects: list[Effect], item: _Item | None = None) -> None:
+        # Popups first: the operator waits for them, the journal does not.
+        for effect in effects:
+            if isinstance(effect, ShowPopup):
+                self._show(effect.popup, item)
+        for effect in effects:
+            match effect:
+                case ShowPopup():
+                    pass
+                case StoreCall():
+                    self._background(self.journal.store(effect.entry), "journal write")
+                case StoreHistory():
+                    self._background(
+                        self.journal.store_history(effect.records, effect.source), "journal merge"
+                    )
+                case FetchHistory():
+                    self._background(self._fetch_history(effect), "history fetch")
+                case FetchActiveCalls():
+                    self._background(self._fetch_active(effect.seq), "active calls")
+                case SaveCheckpoint():
+                    self._background(
+                        self.journal.save_checkpoint(effect.covered_until), "checkpoint"
+                    )
+                case AnnounceOutcome():
+                    for listener in list(self.outcome_listeners):
+                        listener(effect.entry, effect.provisional)
+                case StateChanged():
+                    self._state_changed()
+
+    def _show(self, popup: Popup, item: _Item | None) -> None:
+        try:
+            self.popups.show(popup)
+        except Exception:
+            log.exception("popup failed")
+        if isinstance(item, _Frame):
+            latency = time.perf_counter_ns() - item.received_ns
+            if self.stats.keep_latencies:
+                self.stats.popup_latency_ns.append(latency)
+        for listener in list(self.popup_listeners):
+            listener(popup)
+
+    def _state_changed(self) -> None:
+        for listener in list(self.state_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("state listener failed")
+
+    async def _fetch_history(self, effect: FetchHistory) -> None:
+        records: list[HistoryRecord] | None = []
+        try:
+            async for _, page in self.rest.history_pages(
+                "company", time_from=effect.time_from, time_to=effect.time_to
+            ):
+                assert records is not None
+                records.extend(page)
+        except PbxError as exc:
+            log.info("history fetch (%s) failed: %s", effect.purpose, exc)
+            records = None
+        self._inbox.put_nowait(_HistoryDone(effect.purpose, records, effect.time_to))
+
+    async def _fetch_active(self, asked_seq: int) -> None:
+        try:
+            calls = await self.rest.active_calls(self.phone.config.own_ext)
+        except PbxError as exc:
+            log.info("active calls fetch failed: %s", exc)
+            return
+        self._inbox.put_nowait(_ActiveDone(calls, asked_seq))
+
+    def _background(self, coro: Coroutine[Any, Any, Any], what: str) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(t, what))
+
+    def _task_done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.stats.last_error = f"{what}: {type(exc).__name__}"
+            log.error("%s failed: %s", what, exc, exc_info=exc)
+
+    async def drain(self) -> None:
+        """Wait for the background work started so far (clean exit, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ------------------------------------------------------------ commands
+
+    async def dial(self, text: str) -> str:
+        """Dial a number in any format or a tel: URL; returns the call's uuid (C1, B1)."""
+        number = self._parse_dial(text)  # raises InvalidInput
+        if not self.phone.link_up:
+            raise PbxUnreachable("not connected to the PBX")
+        uuid = await self.rest.make_call(self.phone.config.own_ext, number)
+        self._remember(number)
+        return uuid
+
+    async def hangup(self, uuid: str | None = None) -> str:
+        """Hang up the given line, else the talking one, else the only one (M2)."""
+        target = uuid or self._default_line()
+        if target is None:
+            raise InvalidInput("there is no call to hang up", message_key="error.no_line")
+        await self.rest.hangup(target)
+        return target
+
+    def _default_line(self) -> str | None:
+        talking = self.phone.lines.talking
+        if talking is not None:
+            return talking.call.uuid
+        lines = self.phone.line_list
+        return lines[-1].call.uuid if lines else None
+
+    def _remember(self, number: str) -> None:
+        if number in self.recent_numbers:
+            self.recent_numbers.remove(number)
+        self.recent_numbers.insert(0, number)
+        del self.recent_numbers[10:]
+
+    # ------------------------------------------------------------ views
+
+    def status(self) -> dict[str, Any]:
+        phone = self.phone
+        return {
+            "connected": phone.link_up,
+            "link": "online" if phone.link_up else "offline",
+            "extension": phone.config.own_ext,
+            "dnd": {"on": phone.dnd, "until": None},
+            "lines": [line_json(line) for line in phone.line_list],
+            "dialer": {"state": "idle", "paused_until": None, "list_id": None},
+        }
+
+
+def line_json(line: Line) -> dict[str, Any]:
+    return {
+        "uuid": line.call.uuid,
+        "direction": str(line.call.direction),
+        "number": line.call.number,
+        "contact": line.contact or line.call.name,
+        "state": str(line.state),
+        "talking": line.talking,
+        "started_at": iso(line.started_at),
+        "answered_at": iso(line.answered_at),
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+AsyncFn = Callable[[], Awaitable[None]]
