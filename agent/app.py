@@ -84,6 +84,7 @@ class Agent:
         self.runtime: Runtime | None = None
         self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.quit_requested = asyncio.Event()  # POST /api/quit, --quit, session end
 
     async def start(self) -> None:
         opts = self.options
@@ -111,6 +112,7 @@ class Agent:
             popups=ConsolePopups(opts.banner),
             parse_frame=lambda text: _parse_frame(text, opts.ext),
             parse_dial=lambda text: _dial_number(text, region),
+            dnd_code=self.operator.dnd_code,
         )
         now = datetime.now(UTC)
         phone.resume(await journal.open_calls(), await journal.load_checkpoint(), now)
@@ -199,18 +201,39 @@ async def serve_until_signalled(agent: Agent) -> int:
             loop.add_signal_handler(sig, stop.set)
     await agent.start()
     try:
-        await stop.wait()
+        waiters = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(agent.quit_requested.wait()),
+        ]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
     finally:
         await agent.stop()
     return 0
 
 
 def run_headless(options: AgentOptions) -> int:
+    """One agent per data dir (contracts.md §2): a second one says so and leaves."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(options.data_dir.lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(
+            f"phonet-agent: an agent already runs for {options.data_dir.root}; "
+            "use `phonet-agent dial` or `phonet-agent --quit`",
+            file=sys.stderr,
+        )
+        return 0
     agent = Agent(options)
     try:
         return asyncio.run(serve_until_signalled(agent))
     except KeyboardInterrupt:
         return 0
+    finally:
+        lock.release()
 
 
 def has_display() -> bool:

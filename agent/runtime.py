@@ -28,13 +28,22 @@ from agent.core.effects import (
     StateChanged,
     StoreCall,
     StoreHistory,
+    SwitchDnd,
 )
-from agent.core.errors import InvalidInput, PbxError, PbxUnreachable
-from agent.core.events import CallInfo, HistoryRecord, LinkDown, LinkUp
+from agent.core.errors import ConfigError, InvalidInput, PbxError, PbxUnreachable
+from agent.core.events import (
+    CallAnswered,
+    CallDialed,
+    CallHungUp,
+    CallInfo,
+    HistoryRecord,
+    LinkDown,
+    LinkUp,
+)
 from agent.core.journal import JournalEntry, Source
 from agent.core.lines import Line
 from agent.core.phone import Phone
-from agent.core.popups import Popup
+from agent.core.popups import CallContext, Popup
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class PopupPort(Protocol):
 
 
 FrameParser = Callable[[str], list[Any] | Any]
+ContactLookup = Callable[[CallInfo], Awaitable[CallContext | None]]
 
 
 # ------------------------------------------------------------------ inbox items
@@ -125,6 +135,8 @@ class Runtime:
         parse_frame: FrameParser,
         parse_dial: Callable[[str], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lookup: ContactLookup | None = None,
+        dnd_code: str = "",
     ) -> None:
         self.phone = phone
         self.rest = rest
@@ -133,6 +145,8 @@ class Runtime:
         self._parse_frame = parse_frame
         self._parse_dial = parse_dial
         self.clock = clock
+        self.lookup = lookup  # B13: what our data says about the number, once per call
+        self.dnd_code = dnd_code
         self.stats = RuntimeStats()
         self.state_listeners: list[Callable[[], None]] = []
         self.outcome_listeners: list[Callable[[JournalEntry, bool], None]] = []
@@ -170,7 +184,7 @@ class Runtime:
             item = await self._next_item()
             now = self.clock()
             try:
-                effects = self._handle(item, now) if item is not None else []
+                effects = await self._handle(item, now) if item is not None else []
                 wake = self.phone.next_wakeup()
                 if wake is not None and wake <= now:
                     effects += self.phone.wake(now)
@@ -191,10 +205,10 @@ class Runtime:
         except TimeoutError:
             return None
 
-    def _handle(self, item: _Item, now: datetime) -> list[Effect]:
+    async def _handle(self, item: _Item, now: datetime) -> list[Effect]:
         match item:
             case _Frame():
-                return self._on_frame(item)
+                return await self._on_frame(item)
             case _Link(up=True):
                 self.stats.connected_at = now
                 self.online.set()
@@ -212,7 +226,7 @@ class Runtime:
                 return item.fn()
         return []
 
-    def _on_frame(self, frame: _Frame) -> list[Effect]:
+    async def _on_frame(self, frame: _Frame) -> list[Effect]:
         self.stats.frames += 1
         parsed = self._parse_frame(frame.text)
         if not isinstance(parsed, list):
@@ -221,8 +235,21 @@ class Runtime:
             return []
         effects: list[Effect] = []
         for event in parsed:
+            if isinstance(event, CallDialed | CallAnswered | CallHungUp):
+                await self._look_up(event.call)
             effects += self.phone.feed(event)
         return effects
+
+    async def _look_up(self, call: CallInfo) -> None:
+        """Once per call, before its first popup: inline, so events keep their order."""
+        if self.lookup is None or self.phone.knows_context(call.uuid):
+            return
+        try:
+            context = await self.lookup(call)
+        except Exception:
+            log.exception("contact lookup failed for a call; the popup goes without it")
+            context = None
+        self.phone.note_context(call.uuid, context or CallContext())
 
     # ------------------------------------------------------------ effects
 
@@ -249,6 +276,8 @@ class Runtime:
                     self._background(
                         self.journal.save_checkpoint(effect.covered_until), "checkpoint"
                     )
+                case SwitchDnd():
+                    self._background(self._dial_dnd_code(), "DND switch")
                 case AnnounceOutcome():
                     for listener in list(self.outcome_listeners):
                         listener(effect.entry, effect.provisional)
@@ -331,6 +360,21 @@ class Runtime:
         await self.rest.hangup(target)
         return target
 
+    async def set_dnd(self, on: bool, until: datetime | None = None) -> None:
+        """DND on (until a time) or off: dials the U4 combination when needed (B12)."""
+        if on and not self.dnd_code:
+            raise ConfigError(
+                "no DND combination is set (operator setting dnd_code, U4)",
+                message_key="error.no_dnd_code",
+            )
+        await self._execute(self.phone.request_dnd(on, until))
+
+    async def _dial_dnd_code(self) -> None:
+        if not self.dnd_code:
+            log.warning("DND timer ended but no DND combination is set (U4)")
+            return
+        await self.rest.make_call(self.phone.config.own_ext, self.dnd_code)
+
     def _default_line(self) -> str | None:
         talking = self.phone.lines.talking
         if talking is not None:
@@ -352,7 +396,7 @@ class Runtime:
             "connected": phone.link_up,
             "link": "online" if phone.link_up else "offline",
             "extension": phone.config.own_ext,
-            "dnd": {"on": phone.dnd, "until": None},
+            "dnd": {"on": phone.dnd, "until": iso(phone.dnd_until)},
             "lines": [line_json(line) for line in phone.line_list],
             "dialer": {"state": "idle", "paused_until": None, "list_id": None},
         }

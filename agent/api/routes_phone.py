@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -146,6 +146,54 @@ def register(api: Registry) -> None:
         return JSONResponse({"uuid": done})
 
     @api.endpoint(
+        "POST",
+        "/api/dnd",
+        summary="DND on (for N minutes or until a time) or off",
+        tag="phone",
+        request={
+            "type": "object",
+            "required": ["on"],
+            "properties": {
+                "on": {"type": "boolean"},
+                "minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
+                "until": {"type": "string", "format": "date-time"},
+            },
+        },
+        response={"type": "object", "properties": {"on": {"type": "boolean"}}},
+        errors=(400, 422, 503),
+    )
+    async def dnd(request: Request) -> Response:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
+            raise InvalidInput("on must be true or false", field="on")
+        runtime: Runtime = request.app.state.services.runtime
+        raw_until = body.get("until")
+        until = _datetime(raw_until, "until") if isinstance(raw_until, str) else None
+        minutes = body.get("minutes")
+        if minutes is not None:
+            if (
+                not isinstance(minutes, int)
+                or isinstance(minutes, bool)
+                or not 1 <= minutes <= 1440
+            ):
+                raise InvalidInput("minutes must be 1..1440", field="minutes")
+            until = runtime.clock() + timedelta(minutes=minutes)
+        await runtime.set_dnd(body["on"], until)
+        return JSONResponse({"on": body["on"], "until": iso(until)})
+
+    @api.endpoint(
+        "POST",
+        "/api/quit",
+        summary="Ask the agent to exit cleanly",
+        tag="agent",
+        status=202,
+        response={"type": "object"},
+    )
+    async def quit_agent(request: Request) -> Response:
+        request.app.state.services.agent.quit_requested.set()
+        return JSONResponse({"quitting": True}, status_code=202)
+
+    @api.endpoint(
         "GET",
         "/api/journal",
         summary="Finished calls, newest first",
@@ -198,7 +246,5 @@ def _datetime(raw: str | None, name: str) -> datetime | None:
     except ValueError as exc:
         raise InvalidInput(f"{name} must be an ISO 8601 date-time", field=name) from exc
     if value.tzinfo is None:
-        from datetime import UTC
-
         value = value.replace(tzinfo=UTC)
     return value

@@ -79,6 +79,14 @@ class AnnounceOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class SwitchDnd:
+    """Dial the operator's DND combination (U4): the PBX toggles the pause and
+    its pause event (lgDirection 32/64) is the truth (B12)."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class StateChanged:
     """Lines, DND or link changed: the tray and the window redraw."""
 
@@ -91,5 +99,6 @@ Effect = (
     | FetchActiveCalls
     | SaveCheckpoint
     | AnnounceOutcome
+    | SwitchDnd
     | StateChanged
 )

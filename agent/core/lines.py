@@ -13,8 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from agent.core.events import CallAnswered, CallDialed, CallEvent, CallHungUp, CallInfo
+
+if TYPE_CHECKING:
+    from agent.core.popups import CallContext
 
 
 class LineState(StrEnum):
@@ -73,7 +77,11 @@ class Line:
     state: LineState
     started_at: datetime
     answered_at: datetime | None = None
-    contact: str | None = None
+    context: CallContext | None = None
+
+    @property
+    def contact(self) -> str | None:
+        return self.context.name if self.context else None
 
     @property
     def talking(self) -> bool:
@@ -126,10 +134,10 @@ class Lines:
             self._lines[uuid] = line
         return Transition(line, step)
 
-    def set_contact(self, uuid: str, contact: str | None) -> None:
+    def set_context(self, uuid: str, context: CallContext | None) -> None:
         line = self._lines.get(uuid)
         if line is not None:
-            self._lines[uuid] = replace(line, contact=contact)
+            self._lines[uuid] = replace(line, context=context)
 
     def restore(self, calls: list[CallInfo], now: datetime) -> list[str]:
         """Rebuild the lines from the PBX's active calls after a reconnect.

@@ -30,6 +30,7 @@ from agent.core.effects import (
     StateChanged,
     StoreCall,
     StoreHistory,
+    SwitchDnd,
 )
 from agent.core.events import (
     CallAnswered,
@@ -51,7 +52,7 @@ from agent.core.journal import (
     with_live_hangup,
 )
 from agent.core.lines import Line, Lines, Step
-from agent.core.popups import PopupKind, popup_for
+from agent.core.popups import CallContext, PopupKind, popup_for
 
 # Seconds after the hang-up at which the history is asked for the call's figures.
 FINALISE_AFTER_S = (1.0, 3.0, 7.0, 15.0, 60.0, 300.0)
@@ -87,6 +88,7 @@ class Phone:
         self.config = config
         self.lines = Lines()
         self.dnd = False
+        self.dnd_until: datetime | None = None  # B12: a timer turns DND off again
         self.link_up = False
         self.last_event_at: datetime | None = None
         self._entries: dict[str, JournalEntry] = {}  # open calls, by uuid
@@ -98,6 +100,7 @@ class Phone:
         self._next_checkpoint: datetime | None = None
         self._seq = 0  # counts call events; see FetchActiveCalls
         self._touched: dict[str, int] = {}  # uuid -> seq of its latest event
+        self._contexts: dict[str, CallContext] = {}  # uuid -> what our data says
 
     # ------------------------------------------------------------ inputs
 
@@ -125,6 +128,8 @@ class Phone:
                 if event.ext != self.config.own_ext or event.on == self.dnd:
                     return []
                 self.dnd = event.on
+                if not event.on:
+                    self.dnd_until = None
                 return [StateChanged()]
             case LinkUp():
                 return self._on_link_up(event.at)
@@ -187,6 +192,28 @@ class Phone:
             self._reconcile_due = now + RECONCILE_RETRY
         return []
 
+    def request_dnd(self, on: bool, until: datetime | None = None) -> list[Effect]:
+        """The operator asks for DND on (optionally until a time) or off (U4, B12).
+
+        Only the PBX's pause event changes ``dnd``; a timer on an already-on DND
+        just moves the deadline."""
+        self.dnd_until = until if on else None
+        effects: list[Effect] = [StateChanged()]
+        if on != self.dnd:
+            effects.append(SwitchDnd(on))
+        return effects
+
+    def knows_context(self, uuid: str) -> bool:
+        return uuid in self._contexts
+
+    def note_context(self, uuid: str, context: CallContext) -> None:
+        """What the contact lookup found for a call; fed before the call's event."""
+        self._contexts[uuid] = context
+        if len(self._contexts) > 1024:
+            for old in list(self._contexts)[:512]:
+                del self._contexts[old]
+        self.lines.set_context(uuid, context)
+
     # ------------------------------------------------------------ the clock
 
     def next_wakeup(self) -> datetime | None:
@@ -196,6 +223,8 @@ class Phone:
             times.append(self._reconcile_due)
         if self._next_checkpoint is not None:
             times.append(self._next_checkpoint)
+        if self.dnd_until is not None:
+            times.append(self.dnd_until)
         return min(times, default=None)
 
     def wake(self, now: datetime) -> list[Effect]:
@@ -211,6 +240,9 @@ class Phone:
             effects += self._start_reconcile(now)
         if self._next_checkpoint is not None and self._next_checkpoint <= now:
             effects += self._checkpoint(now)
+        if self.dnd_until is not None and self.dnd_until <= now:
+            self.dnd_until = None
+            effects += [StateChanged(), SwitchDnd(False)] if self.dnd else [StateChanged()]
         return effects
 
     # ------------------------------------------------------------ calls
@@ -225,10 +257,16 @@ class Phone:
         line, step = transition.line, transition.step
         if step is Step.NOTHING:
             return []
+        context = self._contexts.get(line.call.uuid)
+        if context is not None and line.context is None:
+            self.lines.set_context(line.call.uuid, context)
+            line = replace(line, context=context)
         effects: list[Effect] = [StateChanged()]
         entry = self._entries.get(line.call.uuid) or self._pending_entry(line.call.uuid)
         if entry is None:
             entry = entry_from_live(line.call)
+        if context is not None and context.contact_id is not None and entry.contact_id is None:
+            entry = replace(entry, contact_id=context.contact_id, contact_name=context.name)
         if step is Step.ANSWERED:
             entry = replace(entry, answer_at=entry.answer_at or line.answered_at)
         talk_s: int | None = None

@@ -13,6 +13,21 @@ from agent.core.events import Direction
 from agent.core.lines import Line, Step
 
 
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What our own data says about the other party (B13, B14), found by number.
+
+    ``details`` are ready-worded lines for the popup and the call info: company,
+    last contact and its result, last note, the nearest planned event, a hint for
+    an unknown number. The lookup that builds it lives outside the core.
+    """
+
+    contact_id: int | None = None
+    name: str | None = None
+    company: str | None = None
+    details: tuple[str, ...] = ()
+
+
 class PopupKind(StrEnum):
     DIAL = "dial"  # the operator's side started the call
     RING = "ring"  # the phone rings
@@ -30,7 +45,8 @@ class Popup:
     number: str
     contact: str | None = None
     talk_s: int | None = None  # on hang-up, only when the call was answered (C3)
-    context: tuple[str, ...] = field(default=())  # B13 lines: company, last contact, next event…
+    company: str | None = None
+    context: tuple[str, ...] = field(default=())  # B13 lines: last contact, next event…
     urgent: bool = False  # a ring wants attention; DND silences these (B12)
 
 
@@ -39,13 +55,16 @@ def popup_for(line: Line, step: Step, *, talk_s: int | None = None) -> Popup | N
     kind = _kind_of(line, step)
     if kind is None:
         return None
+    known = line.context or CallContext()
     return Popup(
         call_uuid=line.call.uuid,
         kind=kind,
         direction=line.call.direction,
         number=line.call.number,
-        contact=line.contact or line.call.name,
+        contact=known.name or line.call.name,
         talk_s=talk_s if kind is PopupKind.HANGUP and line.answered_at else None,
+        company=known.company or line.call.company,
+        context=known.details,
         urgent=kind is PopupKind.RING,
     )
 

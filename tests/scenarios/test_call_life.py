@@ -127,3 +127,33 @@ async def test_duplicated_frames_give_one_popup_per_step_and_one_journal_row(
     await final_row(agent, uuid)
     assert len(agent.popups) == 3
     assert [r["uuid"] for r in await agent.journal()] == [uuid]
+
+
+async def test_dnd_dials_the_combination_and_the_pause_event_is_the_truth_u4_b12(
+    agent_factory: Any, simulator: Any, sim: SimControl
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    sim.add_user("001", "Олена Коваль", "olena@demo.ua", dnd_code="*78")
+    handle: AgentHandle = await agent_factory(simulator, operator={"dnd_code": "*78"})
+    await handle.online()
+    until = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    response = await handle.api("POST", "/api/dnd", {"on": True, "until": until})
+    assert response.status_code == 200, response.text
+
+    async def dnd_is(on: bool) -> bool:
+        return bool((await handle.status())["dnd"]["on"] is on)
+
+    await wait_until(lambda: dnd_is(True), what="the PBX's pause-on event")
+    dials = [r for r in sim.requests() if r["path"].startswith("/rest/user/makeCall")]
+    assert "*78" in dials[0]["body"]
+    uuid = sim.play_call("in", "001", "+380442249895", ring_s=0.1, answer=False)
+    await final_row(handle, uuid)
+    assert handle.popups == ["popup hangup in +380442249895"], "no ring popup during DND"
+    await wait_until(lambda: dnd_is(False), what="the timer turning DND off again")
+
+
+async def test_dnd_without_a_combination_is_a_clear_error(agent: AgentHandle) -> None:
+    response = await agent.api("POST", "/api/dnd", {"on": True})
+    assert response.status_code == 400
+    assert "DND combination" in response.json()["error"]["message"]
