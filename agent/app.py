@@ -24,6 +24,7 @@ from agent.core.numbers import DialTarget, InvalidNumber, parse_dial_target
 from agent.core.phone import Phone, PhoneConfig
 from agent.core.popups import Popup, console_line
 from agent.core.settings import OperatorSettings, TeamSettings, parse_settings
+from agent.hub import Hub
 from agent.journal import Journal
 from agent.paths import DataDir
 from agent.phonet.live import LiveStream
@@ -65,6 +66,19 @@ class ConsolePopups:
 
     def show(self, popup: Popup) -> None:
         self.write(console_line(popup))
+
+
+def popup_json(popup: Popup) -> dict[str, Any]:
+    return {
+        "call_uuid": popup.call_uuid,
+        "kind": str(popup.kind),
+        "direction": str(popup.direction),
+        "number": popup.number,
+        "contact": popup.contact,
+        "company": popup.company,
+        "talk_s": popup.talk_s,
+        "context": list(popup.context),
+    }
 
 
 def operator_scope(domain: str, ext: str) -> str:
@@ -131,9 +145,18 @@ class Agent:
         )
         if self.operator.auto_connect:
             self._tasks.append(asyncio.create_task(self.live.run(), name="live"))
-        services = SimpleNamespace(runtime=runtime, journal=journal, agent=self)
-        registry = Registry()
+        self.hub = hub = Hub()
+        runtime.state_listeners.append(lambda: hub.publish("status", runtime.status()))
+        runtime.popup_listeners.append(lambda popup: hub.publish("popup", popup_json(popup)))
+        # Everything the API handlers and the features reach, by name. Each feature
+        # area adds its own attributes in its wiring block below.
+        self.services = services = SimpleNamespace(
+            runtime=runtime, journal=journal, agent=self, hub=hub, storage=self.storage
+        )
+        self.registry = registry = Registry()
         routes_phone.register(registry)
+        # ---- feature wiring: one block per area, each small (keep them apart) ----
+        # ---- end of feature wiring ----
         self.api = ApiServer(
             app_factory=lambda token, port: build_app(registry, services, token, port),
             api_file=opts.data_dir.api_file,

@@ -70,6 +70,17 @@ class PopupPort(Protocol):
     def show(self, popup: Popup) -> None: ...
 
 
+class Participant(Protocol):
+    """Another piece of core state the runtime owns and wakes (e.g. the dialer).
+
+    ``wake`` runs on the runtime's task, so the participant needs no locks; it
+    executes its own effects (awaiting what must keep order, spawning the rest).
+    """
+
+    def next_wakeup(self) -> datetime | None: ...
+    async def wake(self, now: datetime) -> None: ...
+
+
 FrameParser = Callable[[str], list[Any] | Any]
 ContactLookup = Callable[[CallInfo], Awaitable[CallContext | None]]
 
@@ -151,6 +162,7 @@ class Runtime:
         self.state_listeners: list[Callable[[], None]] = []
         self.outcome_listeners: list[Callable[[JournalEntry, bool], None]] = []
         self.popup_listeners: list[Callable[[Popup], None]] = []
+        self.participants: list[Participant] = []
         self.recent_numbers: list[str] = []
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -192,9 +204,30 @@ class Runtime:
             except Exception as exc:  # the error barrier (architecture.md, rule 6)
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("runtime: an item failed and was skipped")
+            await self._wake_participants(now)
+
+    async def _wake_participants(self, now: datetime) -> None:
+        for participant in list(self.participants):
+            due = participant.next_wakeup()
+            if due is None or due > now:
+                continue
+            try:
+                await participant.wake(now)
+            except Exception as exc:
+                self.stats.last_error = f"{type(participant).__name__}: {exc}"
+                log.exception("runtime: %s failed to wake", type(participant).__name__)
+
+    def _next_deadline(self) -> datetime | None:
+        times = [self.phone.next_wakeup(), *(p.next_wakeup() for p in self.participants)]
+        return min((t for t in times if t is not None), default=None)
+
+    def poke(self) -> None:
+        """A participant's deadline changed from outside the runtime task: re-plan."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._inbox.put_nowait, _Call(list))
 
     async def _next_item(self) -> _Item | None:
-        wake = self.phone.next_wakeup()
+        wake = self._next_deadline()
         if wake is None:
             return await self._inbox.get()
         delay = (wake - self.clock()).total_seconds()
