@@ -1,0 +1,512 @@
+"""The contacts service: contacts, the number index and the lookup (U7, B13, B14).
+
+An adapter over storage: the rules are in agent/core/contacts.py, the queries in
+agent/storage/contacts_repo.py; this runs them on the storage worker and keeps
+the number index in step with the operator's search fields (U7).
+
+What others call (docs/contacts.md, "For other features"):
+
+- the runtime: :meth:`ContactService.call_context` is ``runtime.lookup`` (once per
+  call, before its first popup);
+- the dial list and the jobs: :meth:`find_contact`, :meth:`find_or_create_contact`;
+- the API: the CRUD methods, :meth:`lookup`, :meth:`page`, :meth:`merge`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import locale
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Final, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agent.contacts import hint_table
+from agent.contacts.shapes import ContactInput
+from agent.core.call_events import Event
+from agent.core.contacts import (
+    PHONE_FIELD,
+    Candidate,
+    Contact,
+    HintTables,
+    LastCall,
+    Phone,
+    PlannedSummary,
+    check_search_fields,
+    describe_number,
+    known_lines,
+    language_of,
+    lookup_key,
+    merge_contacts,
+    normalise_phone,
+    rank_key,
+    search_keys,
+    search_text,
+    unknown_lines,
+)
+from agent.core.errors import InvalidInput
+from agent.core.events import CallInfo, Direction
+from agent.core.journal import JournalEntry
+from agent.core.numbers import DEFAULT_REGION, NumberHint
+from agent.core.popups import CallContext
+from agent.core.settings import OperatorSettings, TeamSettings
+from agent.storage.contacts_repo import ContactsRepository, Match
+from agent.storage.events_repo import EventsRepository, SalesRepository
+
+if TYPE_CHECKING:
+    from agent.storage.database import Storage
+
+log = logging.getLogger(__name__)
+
+INDEX_STATE_KEY: Final = "contacts.search_fields"
+"""kv key: the search fields the number index was built with (U7)."""
+REINDEX_BATCH: Final = 2000
+REMEMBERED_CALLS: Final = 1024
+
+HINTS: Final = HintTables(hint_table.GEO, hint_table.CARRIERS, hint_table.COUNTRIES)
+
+
+class SettingsSource(Protocol):
+    """Where the current settings are read at the moment of use (the Agent: the
+    settings API replaces its ``team`` and ``operator`` on a save)."""
+
+    @property
+    def team(self) -> TeamSettings: ...
+    @property
+    def operator(self) -> OperatorSettings: ...
+
+
+Publish = Callable[[str, Any], None]
+
+
+def _no_publish(topic: str, data: Any) -> None:
+    pass
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@lru_cache(maxsize=8)
+def zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r; using UTC", name)
+        return UTC
+
+
+def os_language() -> str:
+    """The OS locale's language, English under C/POSIX (features.md, "Defaults")."""
+    try:
+        code = locale.getlocale()[0] or ""
+    except ValueError:
+        code = ""
+    return language_of(code)
+
+
+class NotFound(InvalidInput):
+    """An id that names nothing (404 at the API)."""
+
+    message_key = "error.not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What the database says about a number: ranked matches and the B13 facts."""
+
+    key: str
+    matches: list[Match]
+    last_call: LastCall | None
+    last_note: str | None
+    planned: Event | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallSeen:
+    """What the lookup found for a call, kept for the answer (events, C2)."""
+
+    contact_id: int | None
+    number: str
+    planned_event_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """``GET /api/contacts/lookup``: contracts.md §4 "lookup", and the popup lines."""
+
+    found: Found
+    hint: NumberHint | None
+    lines: tuple[str, ...]
+
+
+def candidate(contact: Contact) -> Candidate:
+    assert contact.id is not None
+    return Candidate(
+        contact.id, contact.responsible_ext, contact.last_contact_at, contact.updated_at
+    )
+
+
+class ContactService:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: SettingsSource,
+        *,
+        own_ext: str,
+        publish: Publish = _no_publish,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.own_ext = own_ext
+        self.publish = publish
+        self.clock = clock
+        self.repo = ContactsRepository(storage.db)
+        self.events = EventsRepository(storage.db)
+        self.sales = SalesRepository(storage.db)
+        self.calls: OrderedDict[str, CallSeen] = OrderedDict()
+        self.changed_listeners: list[Callable[[], None]] = []  # contacts merged or deleted
+        self._indexed: list[list[str]] | None = None
+        self._reindexing: asyncio.Task[int] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------ settings, read when used
+
+    @property
+    def region(self) -> str:
+        return self.settings.team.default_region or DEFAULT_REGION
+
+    @property
+    def tz(self) -> tzinfo:
+        return zone(self.settings.team.time_zone)
+
+    @property
+    def lang(self) -> str:
+        return language_of(self.settings.operator.language or os_language())
+
+    def search_fields(self) -> list[list[str]]:
+        fields = self.settings.operator.search_fields
+        if check_search_fields(fields) is not None:
+            return [[PHONE_FIELD]]
+        return [[name.strip() for name in names] for names in fields]
+
+    def keys_of(self, contact: Contact) -> list[tuple[str, int | None]]:
+        return search_keys(contact, self.search_fields(), self.region)
+
+    # ------------------------------------------------------------ contacts
+
+    async def get(self, contact_id: int) -> Contact:
+        contact = await self.storage.run(self.repo.get, contact_id)
+        if contact is None:
+            raise NotFound(f"no contact {contact_id}", field="id")
+        return contact
+
+    async def create(self, data: ContactInput) -> Contact:
+        contact = data.new_contact()
+        keys = self.keys_of(contact)
+        contact_id = await self.storage.run(self.repo.insert, contact, keys, self.clock())
+        return await self.get(contact_id)
+
+    async def update(self, contact_id: int, data: ContactInput) -> Contact:
+        """Replace the fields given (PUT): the number index follows."""
+
+        def work() -> None:
+            with self.storage.atomic():
+                current = self.repo.get(contact_id)
+                if current is None or current.deleted_at is not None:
+                    raise NotFound(f"no contact {contact_id}", field="id")
+                changed = data.applied_to(current)
+                self.repo.update(changed, self.keys_of(changed), self.clock())
+
+        await self.storage.run(work)
+        return await self.get(contact_id)
+
+    async def delete(self, contact_id: int) -> None:
+        """Soft: the row stays for the journal's links, the number finds it no more."""
+        done = await self.storage.run(self.repo.soft_delete, [contact_id], self.clock())
+        if not done:
+            raise NotFound(f"no contact {contact_id}", field="id")
+        self.notify_changed()
+
+    async def merge(self, kept_id: int, other_ids: Sequence[int]) -> Contact:
+        """Merge duplicates into ``kept_id``: phones and attributes united, events and
+        sales moved, the others soft-deleted naming the kept one (``merged_into``)."""
+        others = sorted({i for i in other_ids if i != kept_id})
+        if not others:
+            raise InvalidInput("name at least one other contact to merge", field="ids")
+
+        def work() -> None:
+            with self.storage.atomic():
+                found = self.repo.get_many([kept_id, *others])
+                for cid in (kept_id, *others):
+                    if cid not in found or found[cid].deleted_at is not None:
+                        raise NotFound(f"no contact {cid}", field="ids")
+                merged = merge_contacts(found[kept_id], [found[i] for i in others])
+                now = self.clock()
+                self.repo.soft_delete(others, now, merged_into=kept_id)
+                self.repo.update(merged, self.keys_of(merged), now)
+                self.events.repoint(others, kept_id)
+                self.sales.repoint(others, kept_id)
+
+        await self.storage.run(work)
+        self.notify_changed()
+        return await self.get(kept_id)
+
+    async def page(self, q: str, limit: int, offset: int) -> tuple[list[Contact], int | None]:
+        """M1's contact search: ``q`` a number typed whole or in part, or a name."""
+        text = q.strip()
+        key_ranges = _number_ranges(text, self.region)
+        return await self.storage.run(
+            self.repo.page,
+            text=None if key_ranges or not text else search_text(text),
+            key_ranges=key_ranges,
+            limit=limit,
+            offset=offset,
+        )
+
+    def notify_changed(self) -> None:
+        for listener in list(self.changed_listeners):
+            listener()
+
+    # ------------------------------------------------------------ lookup (B13, B14)
+
+    def _find(self, key: str) -> Found:
+        """On the worker: the ranked matches and, for the first, B13's facts."""
+        matches = self.repo.matches(key)
+        if len(matches) > 1:
+            matches.sort(key=lambda m: rank_key(candidate(m.contact), self.own_ext))
+        last_call = self.repo.last_call(key)
+        note: str | None = None
+        planned: Event | None = None
+        if matches:
+            best = matches[0].contact.id
+            assert best is not None
+            note = self.events.last_note(best)
+            planned = self.events.nearest_planned(best)
+        return Found(key, matches, last_call, note, planned)
+
+    def lines_of(self, found: Found, hint: NumberHint | None) -> tuple[str, ...]:
+        if not found.matches:
+            return unknown_lines(hint, found.last_call, tz=self.tz, lang=self.lang)
+        best = found.matches[0]
+        planned = found.planned
+        return known_lines(
+            phone=best.phone,
+            matches=len(found.matches),
+            last_call=found.last_call,
+            last_note=found.last_note,
+            planned=None
+            if planned is None or planned.planned_at is None
+            else PlannedSummary(
+                planned.id, planned.planned_at, planned.kind, planned.importance, planned.notes
+            ),
+            responsible_ext=best.contact.responsible_ext,
+            own_ext=self.own_ext,
+            tz=self.tz,
+            lang=self.lang,
+        )
+
+    def hint_of(self, key: str) -> NumberHint | None:
+        return describe_number(key, HINTS, self.lang) if key.startswith("+") else None
+
+    async def call_context(self, call: CallInfo) -> CallContext | None:
+        """``runtime.lookup``: what our data says about a call's number, once per call,
+        before its first popup (B13, B14). About a millisecond at 1M contacts."""
+        self.check_index()
+        key = lookup_key(call.number, self.region)
+        if key is None:
+            return None
+        # The reader thread: a ringing call's lookup never queues behind journal writes.
+        found = await self.storage.read(self._find, key)
+        internal = call.direction is Direction.INTERNAL
+        best = found.matches[0].contact if found.matches else None
+        self._remember(call.uuid, found, best)
+        if best is None and internal:
+            return None  # a colleague's extension: nothing to say
+        lines = self.lines_of(found, None if best or internal else self.hint_of(key))
+        context = CallContext(
+            contact_id=best.id if best else None,
+            name=best.name if best else None,
+            company=best.company if best else None,
+            details=lines,
+        )
+        self.publish(
+            "call_context",
+            {
+                "call_uuid": call.uuid,
+                "contact_id": context.contact_id,
+                "name": context.name,
+                "company": context.company,
+                "details": list(lines),
+                "matches": len(found.matches),
+                "planned_event_id": found.planned.id if found.planned else None,
+            },
+        )
+        return context
+
+    def _remember(self, uuid: str, found: Found, best: Contact | None) -> None:
+        self.calls[uuid] = CallSeen(
+            best.id if best else None, found.key, found.planned.id if found.planned else None
+        )
+        while len(self.calls) > REMEMBERED_CALLS:
+            self.calls.popitem(last=False)
+
+    async def lookup(self, number: str) -> Lookup:
+        """``GET /api/contacts/lookup``: any format of a number (contracts.md §4)."""
+        self.check_index()
+        key = lookup_key(number, self.region)
+        if key is None:
+            raise InvalidInput(f"not a phone number: {number.strip()[:40]!r}", field="number")
+        found = await self.storage.run(self._find, key)
+        hint = self.hint_of(key)
+        return Lookup(found, hint, self.lines_of(found, hint))
+
+    # ------------------------------------------------------------ for the dial list and jobs
+
+    async def find_contact(self, number: str) -> Contact | None:
+        """The contact a number belongs to, by the ranking rule; None if none (M6, J1)."""
+        key = lookup_key(number, self.region)
+        if key is None:
+            return None
+        found = await self.storage.run(self._find, key)
+        return found.matches[0].contact if found.matches else None
+
+    async def find_or_create_contact(
+        self, number: str, name: str | None = None, *, company: str | None = None
+    ) -> Contact:
+        """The contact of ``number``, made (named ``name``, else the number) when none
+        has it (J1 history import, J2 robot import)."""
+        existing = await self.find_contact(number)
+        if existing is not None:
+            return existing
+        e164 = normalise_phone(number, self.region)
+        if e164 is None:
+            raise InvalidInput(f"not a phone number: {number.strip()[:40]!r}", field="number")
+        data = ContactInput(
+            name=(name or "").strip() or e164,
+            company=company,
+            phones=(Phone(e164),),
+            given=frozenset({"name", "company", "phones"}),
+        )
+        return await self.create(data)
+
+    def on_outcome(self, entry: JournalEntry, provisional: bool) -> None:
+        """``runtime.outcome_listeners``: an answered call of a contact makes it the most
+        recently contacted (the ranking rule)."""
+        if entry.contact_id is not None and entry.answer_at is not None and entry.end_at:
+            self.spawn(
+                self.storage.run(self.repo.touch, entry.contact_id, entry.end_at), "contact touch"
+            )
+
+    # ------------------------------------------------------------ the index follows U7
+
+    async def load_index_state(self) -> None:
+        """At start: which search fields the index holds; re-index when they differ."""
+        stored = await self.storage.run(self.storage.kv.get, INDEX_STATE_KEY)
+        if stored is None:
+            fields = self.search_fields()
+            await self.storage.run(self.storage.kv.set, INDEX_STATE_KEY, fields)
+            self._indexed = fields
+        else:
+            self._indexed = stored
+        self.check_index()
+
+    def check_index(self) -> None:
+        """Start re-indexing in the background when the search fields changed (U7);
+        lookups go on meanwhile (a contact's keys swap in one transaction)."""
+        if self._indexed is None or self.search_fields() == self._indexed:
+            return
+        if self._reindexing is None or self._reindexing.done():
+            self._reindexing = self.spawn(self.reindex(), "re-index")
+
+    @property
+    def indexed_fields(self) -> list[list[str]] | None:
+        """The search fields the index was last built with (None before start)."""
+        return self._indexed
+
+    @property
+    def reindexing(self) -> asyncio.Task[int] | None:
+        return self._reindexing
+
+    async def reindex(self, batch: int = REINDEX_BATCH) -> int:
+        """Rebuild every contact's keys with the current search fields; how many contacts."""
+        fields, region = self.search_fields(), self.region
+        log.info("re-indexing contact numbers for search fields %s", fields)
+
+        def one_batch(after: int) -> tuple[int, int]:
+            contacts = self.repo.batch_after(after, batch)
+            keys: dict[int, Sequence[tuple[str, int | None]]] = {}
+            for contact in contacts:
+                assert contact.id is not None
+                keys[contact.id] = search_keys(contact, fields, region)
+            self.repo.replace_keys(keys)
+            return len(contacts), (contacts[-1].id or after) if contacts else after
+
+        after, total = 0, 0
+        while True:
+            count, after = await self.storage.run(one_batch, after)
+            total += count
+            if count < batch:
+                break
+        await self.storage.run(self.storage.kv.set, INDEX_STATE_KEY, fields)
+        self._indexed = fields
+        log.info("re-indexed %d contacts", total)
+        self.publish("contacts", {"reindexed": total})
+        self.check_index()  # changed again meanwhile
+        return total
+
+    # ------------------------------------------------------------ background work
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(t, what))
+        return task
+
+    def _done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("contacts: %s failed", what, exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for the background work started so far (a clean stop, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _number_ranges(text: str, region: str) -> list[tuple[str, str]]:
+    """A number typed whole or in part as ranges of index keys; none for a name.
+
+    ``0671`` is the start of a national number (``+380671…``); up to five digits may
+    also be an extension (``002``), so both are searched.
+    """
+    stripped = "".join(ch for ch in text if ch not in " -().")
+    digits = stripped.removeprefix("+")
+    if len(digits) < 3 or not digits.isdigit():
+        return []
+    whole = lookup_key(text, region)
+    if whole is not None and whole.startswith("+"):
+        return [(whole, whole + "~")]
+    if stripped.startswith("+"):
+        return [(stripped, stripped + "~")]
+    import phonenumbers
+
+    code = str(phonenumbers.country_code_for_region(region) or "")
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = (metadata.national_prefix if metadata else None) or ""
+    ranges: list[tuple[str, str]] = []
+    if len(digits) <= 5:
+        ranges.append((digits, digits + "~"))  # an extension
+    if code and digits.startswith(code):
+        ranges.append(("+" + digits, "+" + digits + "~"))
+    elif trunk and digits.startswith(trunk):
+        prefix = "+" + code + digits[len(trunk) :]
+        ranges.append((prefix, prefix + "~"))
+    elif len(digits) > 5:
+        ranges.append((digits, digits + "~"))
+    return ranges

@@ -1,0 +1,200 @@
+"""Contact and sales imports: csv in any encoding and delimiter, xls, xlsx, ods; the
+header and number column found by themselves or mapped; every rejected row reported
+(contracts.md §4), every good row kept (U7, U9)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.contacts.imports import import_contacts
+from agent.contacts.sales_import import import_sales
+from agent.core.errors import InvalidInput
+from tests.contacts.conftest import Area
+from tests.files.samples import make_ods, make_xlsx
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "files"
+
+
+def rejected(report: Any) -> list[tuple[int, str, str]]:
+    return [(r.row, r.column, r.reason) for r in report.rejected]
+
+
+async def names_of(area: Area, number: str) -> list[str]:
+    found = await area.contacts.lookup(number)
+    return [m.contact.name for m in found.found.matches]
+
+
+async def test_a_cp1251_csv_as_excel_saves_it_imports_with_a_report_of_rejects(
+    area: Area,
+) -> None:
+    text = (
+        "Контакти на 01.03.2024;;;\r\n"
+        "ПІБ;Компанія;Телефон;Місто\r\n"
+        "Іван Петренко;ТОВ «Ромашка»;(044) 224 98 95;Київ\r\n"
+        "Олена Коваль;;+380 50 123-45-67;Львів\r\n"
+        "Петро;;уточнити;\r\n"
+        ";;;\r\n"
+        "Марія;ФОП Бондар;8 093 1234567;\r\n"
+    )
+    progress: list[dict[str, Any]] = []
+
+    report = await import_contacts(
+        area.contacts, text.encode("cp1251"), "контакти.csv", progress=progress.append
+    )
+
+    assert report.accepted == 3 and report.created == 3 and report.updated == 0
+    assert rejected(report) == [(5, "Телефон", "not a phone number: 'уточнити'")]
+    assert report.json()["header_row"] == 2
+    assert report.json()["columns"] == {"name": "ПІБ", "company": "Компанія", "phone": "Телефон"}
+    assert await names_of(area, "0442249895") == ["Іван Петренко"]
+    ivan = await area.contacts.find_contact("0442249895")
+    assert ivan is not None and ivan.company == "ТОВ «Ромашка»"
+    assert ivan.attributes == {"Місто": "Київ"}  # a column that is no field: an attribute
+    assert await names_of(area, "0931234567") == ["Марія"]
+    assert progress[-1]["stage"] == "done"
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "ods", "xls"])
+async def test_workbooks_import_the_same_way(area: Area, kind: str) -> None:
+    rows: list[list[object]] = [
+        ["ПІБ", "Компанія", "Телефон", "Дата"],
+        ["Іван Петренко", "ТОВ «Ромашка»", "+380 44 224-98-95", None],
+        ["Олена Коваль", "ФОП Коваль", 380671234567, None],
+        ["Петро", None, "abc", None],
+    ]
+    if kind == "xls":  # committed fixture with the same rows (tests/fixtures/files)
+        data = (FIXTURES / "contacts.xls").read_bytes()
+    else:
+        data = make_xlsx({"Контакти": rows}) if kind == "xlsx" else make_ods({"Контакти": rows})
+    report = await import_contacts(area.contacts, data, f"contacts.{kind}")
+    assert report.accepted == 2
+    assert rejected(report) == [(4, "Телефон", "not a phone number: 'abc'")]
+    assert await names_of(area, "067 123 45 67") == ["Олена Коваль"]
+
+
+async def test_a_mapping_names_the_columns_of_a_file_without_a_header(area: Area) -> None:
+    text = "Іван,0442249895,робочий\nОлена,0501234567,мобільний\n"
+    mapping = {"name": "A", "phone": "B", "kind": "C"}
+    report = await import_contacts(area.contacts, text.encode(), "x.csv", mapping=mapping)
+    assert report.accepted == 2 and report.rejected == []
+    olena = await area.contacts.find_contact("0501234567")
+    assert olena is not None and olena.phones[0].kind == "мобільний"
+
+
+async def test_a_mapping_to_a_missing_column_fails_the_whole_file_clearly(area: Area) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        await import_contacts(area.contacts, b"a,0442249895\n", "x.csv", mapping={"phone": "Q"})
+    assert caught.value.field == "phone"
+
+
+async def test_a_preview_reports_without_storing(area: Area) -> None:
+    text = "Name,Phone\nІван,0442249895\nбитий,123\n"
+    report = await import_contacts(area.contacts, text.encode(), "x.csv", preview=True)
+    body = report.json()
+    assert body["accepted"] == 1 and body["preview"] is True and body["created"] == 1
+    assert body["rejected"] == [
+        {"row": 3, "column": "Phone", "reason": "not a phone number: '123'"}
+    ]
+    assert body["sample"][0]["phones"][0]["number"] == "+380442249895"
+    assert await area.contacts.find_contact("0442249895") is None
+
+
+async def test_rows_of_one_person_make_one_contact_and_a_shared_line_two(area: Area) -> None:
+    text = (
+        "ПІБ;Компанія;Телефон;Вид телефону;Телефон 2\n"
+        "Іван;ТОВ А;0442249895;робочий;0501234567\n"
+        "Іван;ТОВ А;0671112233;мобільний;\n"  # the same person: one more phone
+        "Олена;ТОВ А;0442249895;робочий;\n"  # a colleague on the company's line
+        "Петро;;0931234567;;нема\n"  # a broken second number rejects the row
+    )
+    report = await import_contacts(area.contacts, text.encode(), "x.csv")
+    assert report.created == 2 and report.accepted == 3
+    assert rejected(report) == [(5, "Телефон 2", "not a phone number: 'нема'")]
+    ivan = await area.contacts.find_contact("0671112233")
+    assert ivan is not None
+    assert [(p.number, p.kind) for p in ivan.phones] == [
+        ("+380442249895", "робочий"),
+        ("+380501234567", None),
+        ("+380671112233", "мобільний"),
+    ]
+    assert sorted(await names_of(area, "0442249895")) == ["Іван", "Олена"]
+
+    again = await import_contacts(area.contacts, text.encode(), "x.csv")  # twice: no doubles
+    assert again.created == 0 and again.updated == 2
+    assert sorted(await names_of(area, "0442249895")) == ["Іван", "Олена"]
+
+
+async def test_a_100k_row_import_with_1_percent_broken_keeps_every_good_row(
+    sqlite_area: Area,
+) -> None:
+    area = sqlite_area
+    rng = random.Random(4)
+    numbers = rng.sample(range(10**7), 100_000)
+    lines = ["ПІБ;Компанія;Телефон"]
+    good: dict[int, str] = {}  # row -> E.164
+    broken: list[tuple[int, str, str]] = []
+    for index, local in enumerate(numbers):
+        row = index + 2
+        if index % 100 == 99:
+            cell = rng.choice(["n/a", "12345", "+380 67 123", "тел. уточнити"])
+            broken.append((row, "Телефон", f"not a phone number: {cell!r}"))
+        else:
+            code = rng.choice(["67", "50", "93", "44"])
+            cell = rng.choice([f"0{code}{local:07d}", f"+380 {code} {local:07d}"])
+            good[row] = f"+380{code}{local:07d}"
+        lines.append(f"Клієнт {row};ТОВ «Клієнт {row % 500}»;{cell}")
+    data = "\r\n".join(lines).encode("cp1251")
+
+    report = await import_contacts(area.contacts, data, "big.csv")
+
+    assert rejected(report) == broken  # every broken row, exactly, in order
+    assert report.accepted == report.created == len(good) == 99_000
+    assert await area.storage.run(area.contacts.repo.count) == 99_000
+    stored = await area.storage.run(area.contacts.repo.ids_by_keys, list(good.values()))
+    assert len(stored) == len(good)  # every good row's number finds its contact
+    sample = rng.sample(sorted(good), 20)
+    for row in sample:
+        assert await names_of(area, good[row]) == [f"Клієнт {row}"]
+
+
+# ------------------------------------------------------------------ sales (U9)
+
+
+async def test_sales_find_their_contact_by_number_name_or_id(area: Area) -> None:
+    ivan = await area.add("Іван", "0442249895")
+    await area.add("Олена", "0501234567")
+    await area.add("Двійник", "0671112233")
+    await area.add("Двійник", "0931234567")
+    text = (
+        "Клієнт;Телефон;Дата;Сума\n"
+        ";044 224 98 95;01.03.2024;1 234,50 грн\n"
+        "Олена;;2024-03-02;100\n"
+        f"{ivan.id};;03.03.2024;7,25\n"
+        ";0631111111;04.03.2024;5\n"
+        "Двійник;;05.03.2024;5\n"
+        "Невідомий;;06.03.2024;5\n"
+        ";;07.03.2024;5\n"
+        "Олена;;31.02.2024;5\n"
+    )
+    report = await import_sales(area.contacts, text.encode(), "sales.csv")
+    assert report.accepted == 3
+    assert rejected(report) == [
+        (5, "Телефон", "no contact has this number: '+380631111111'"),
+        (6, "Клієнт", "several contacts are named 'Двійник'"),
+        (7, "Клієнт", "no contact named 'Невідомий'"),
+        (8, "Клієнт", "contact or number required"),
+        (9, "Дата", "not a date: '31.02.2024'"),
+    ]
+    sales = await area.storage.run(area.contacts.sales.for_contact, ivan.id or 0)
+    assert sales == [(date(2024, 3, 1), Decimal("1234.50")), (date(2024, 3, 3), Decimal("7.25"))]
+
+    await import_sales(
+        area.contacts, b"Phone,Date,Amount\n0442249895,2024-03-09,1\n", "s.csv", replace=True
+    )
+    assert await area.storage.run(area.contacts.sales.count) == 1
