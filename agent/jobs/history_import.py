@@ -1,0 +1,147 @@
+"""J1: the history import (manual §7 item 1; features.md J1; issue 6 item 2).
+
+Pages ``company.api`` over the window since the last checkpoint (the shared pager,
+``history_sync``), adds every call no agent recorded to the journal
+(``source: import``, under the record's own extension), and makes events for the
+ones the rules allow (agent/core/history_plan.py). After each page the window
+still to do is saved, so a run that dies mid-way is resumed by the next run, on
+this agent or another (B5). A rerun adds nothing: the journal merges by uuid and
+a call with an event gets no second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from agent.core.history_plan import (
+    Checkpoint,
+    ImportWindow,
+    Skip,
+    add_skips,
+    after_page,
+    empty_counts,
+    event_candidates,
+    finished,
+    import_window,
+    plan_events,
+)
+from agent.jobs.history_sync import HistorySource, pages
+
+if TYPE_CHECKING:
+    from agent.jobs.events import JobEvents
+    from agent.journal import Journal
+    from agent.storage.database import Storage
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_KEY: Final = "jobs/history/checkpoint"
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryImportConfig:
+    """The team settings J1 reads (G3, G4, the look-back, the region)."""
+
+    completed_talk_s: int = 10
+    extension_users: Mapping[str, str] = field(default_factory=dict)
+    region: str = "UA"
+    lookback: timedelta = timedelta(days=7)
+
+
+class HistoryImport:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        journal: Journal,
+        source: HistorySource,
+        events: JobEvents | None,
+        config: HistoryImportConfig,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.storage = storage
+        self.journal = journal
+        self.source = source
+        self.events = events
+        self.config = config
+        self.clock = clock
+
+    async def load_checkpoint(self) -> Checkpoint:
+        raw = await self.storage.run(self.storage.kv.get, CHECKPOINT_KEY)
+        return Checkpoint.from_json(raw)
+
+    async def _save(self, checkpoint: Checkpoint) -> None:
+        await self.storage.run(self.storage.kv.set, CHECKPOINT_KEY, checkpoint.to_json())
+
+    async def run(
+        self, *, since: datetime | None = None, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """One run: the counts of :func:`history_plan.empty_counts`, plus the window."""
+        checkpoint = await self.load_checkpoint()
+        window = import_window(
+            checkpoint, now=self.clock(), lookback=self.config.lookback, since=since
+        )
+        resumed = since is None and checkpoint.pending is not None
+        await self._save(Checkpoint(checkpoint.covered_until, window))
+        counts: dict[str, Any] = {
+            **empty_counts(),
+            "from": window.time_from.isoformat(),
+            "to": window.until.isoformat(),
+            "resumed": resumed,
+            "done": 0.0,
+        }
+        if self.events is None:
+            log.warning("history import: no events service; calls go to the journal only")
+        start = window
+        async for page in pages(self.source, window.time_from, window.time_to):
+            await self._store(page.records, counts)
+            window = after_page(window, page.records)
+            await self._save(Checkpoint(checkpoint.covered_until, window))
+            counts["done"] = _done(start, window)
+            if progress is not None:
+                progress(dict(counts))
+        await self._save(finished(window))
+        counts["done"] = 1.0
+        return counts
+
+    async def _store(self, records: list[Any], counts: dict[str, Any]) -> None:
+        counts["pages"] += 1
+        counts["records"] += len(records)
+        if not records:
+            return
+        page = await self.journal.import_history(records)
+        counts["imported"] += len(page.added)
+        counts[f"skipped_{Skip.RECORDED.value}"] += page.recorded
+        candidates, skipped = event_candidates(
+            [*page.added, *page.again], completed_talk_s=self.config.completed_talk_s
+        )
+        add_skips(counts, skipped)
+        if self.events is None or not candidates:
+            return
+        declined, with_event = await self.events.declined_or_with_event(
+            [r.uuid for r in candidates]
+        )
+        drafts, skipped = plan_events(
+            candidates,
+            unimportant=declined,
+            with_event=with_event,
+            extension_users=self.config.extension_users,
+            region=self.config.region,
+        )
+        add_skips(counts, skipped)
+        if drafts:
+            counts["events"] += await self.events.create_call_events(drafts)
+
+
+def _done(start: ImportWindow, now: ImportWindow) -> float:
+    """How much of the run's window is paged, by time (pages go newest first)."""
+    total = (start.time_to - start.time_from).total_seconds()
+    if total <= 0:
+        return 1.0
+    left = (now.time_to - now.time_from).total_seconds()
+    return round(min(max(1.0 - left / total, 0.0), 1.0), 3)

@@ -1,0 +1,231 @@
+"""The job scheduler: a runtime participant that wakes each job on its schedule (G2, G6).
+
+The runtime owns the waking (``next_wakeup()`` / ``wake(now)`` on its task); the
+schedule is pure (agent/core/schedule.py). ``wake`` only spawns: taking the lease
+and running the job happen in the background, because imports are long and the
+runtime's task carries the operator's calls.
+
+Per job: the period it runs next (``due``) and when to look again (``check_at``):
+the period itself, or — when another agent holds the lease — the moment that
+lease expires, so a dead holder's period is taken over (B5). A job whose secret
+this machine's keyring lacks (G6's robot password) is never taken here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from agent.core.errors import ConfigError, InvalidInput, StorageError
+from agent.core.schedule import Schedule, Verdict, next_period, next_run
+from agent.jobs.runner import Body, JobRunner, RunResult
+from agent.storage.jobs_repository import Claim
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = timedelta(seconds=30)  # the database failed while asking for the lease
+EXPIRY_MARGIN = timedelta(milliseconds=50)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job as the settings describe it now, and whether it can run on this agent."""
+
+    name: str
+    enabled: bool
+    schedule_text: str
+    schedule: Schedule | None
+    secret: str | None = None  # the keyring entry it needs, e.g. "robot-password:robot/srv/sa"
+    problem: str | None = None  # why it cannot run here (bad schedule, missing secret…)
+
+    @property
+    def runnable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class JobState:
+    spec: JobSpec
+    body: Callable[[], Body]
+    due: datetime | None = None
+    check_at: datetime | None = None
+    in_flight: bool = False
+    manual: bool = False
+    last: RunResult | None = None
+    busy_with: Claim | None = None  # the other agent's lease, when it held the job
+
+
+@dataclass
+class JobScheduler:
+    runner: JobRunner
+    spawn: Callable[[Coroutine[Any, Any, Any]], Any]
+    poke: Callable[[], None]
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    tz: tzinfo = UTC
+    jobs: dict[str, JobState] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ settings
+
+    def configure(self, specs: list[tuple[JobSpec, Callable[[], Body]]], tz: tzinfo) -> None:
+        """Take the jobs as the settings describe them now; a changed schedule is
+        planned again from now, an unchanged one keeps its period."""
+        now = self.clock()
+        changed_tz = tz != self.tz
+        self.tz = tz
+        for spec, body in specs:
+            state = self.jobs.get(spec.name)
+            if state is None:
+                state = self.jobs[spec.name] = JobState(spec, body)
+                replan = True
+            else:
+                replan = changed_tz or state.spec.schedule != spec.schedule
+                replan = replan or (spec.enabled and not state.spec.enabled)
+                state.spec, state.body = spec, body
+            if replan:
+                state.due = self._first(spec, now)
+                state.check_at = state.due
+        self.poke()
+
+    def _first(self, spec: JobSpec, now: datetime) -> datetime | None:
+        if spec.schedule is None:
+            return None
+        return next_run(spec.schedule, now, self.tz)
+
+    # ------------------------------------------------------------ the participant
+
+    def next_wakeup(self) -> datetime | None:
+        times = [t for state in self.jobs.values() if (t := self._wants(state)) is not None]
+        return min(times, default=None)
+
+    def _wants(self, state: JobState) -> datetime | None:
+        if state.in_flight:
+            return None
+        if state.manual:
+            return datetime.min.replace(tzinfo=UTC)
+        if not (state.spec.enabled and state.spec.runnable):
+            return None
+        return state.check_at
+
+    async def wake(self, now: datetime) -> None:
+        for name, state in self.jobs.items():
+            wanted = self._wants(state)
+            if wanted is None or wanted > now:
+                continue
+            state.in_flight = True
+            if state.manual:
+                state.manual = False
+                self.spawn(self._attempt(name, state, now, manual=True))
+            elif state.due is not None:
+                self.spawn(self._attempt(name, state, state.due, manual=False))
+
+    # ------------------------------------------------------------ run now
+
+    def request_run(self, name: str) -> None:
+        """Run the job soon, on the runtime's next wake (the tray's "Run now"); call on
+        the agent's loop. Another agent running it now makes this a no-op."""
+        self.check_runnable(name).manual = True
+        self.poke()
+
+    def check_runnable(self, name: str) -> JobState:
+        state = self.jobs.get(name)
+        if state is None:
+            raise InvalidInput(f"there is no job {name!r}", field="job")
+        if state.spec.problem is not None:
+            raise ConfigError(state.spec.problem, message_key="error.job_not_runnable")
+        return state
+
+    async def run_now(self, name: str) -> Claim:
+        """ "Run now" (window, tray): take the lease at once and run in the background.
+        Returns the claim; not granted when another agent runs the job now."""
+        state = self.check_runnable(name)
+        if state.in_flight:
+            return Claim(Verdict.BUSY, self.clock(), holder=self.runner.identity.agent_id)
+        state.in_flight = True
+        try:
+            claim = await self.runner.claim(
+                name, period=self.clock(), trigger="manual", manual=True
+            )
+        except BaseException:
+            state.in_flight = False
+            raise
+        if not claim.granted:
+            state.in_flight = False
+            state.busy_with = claim
+            return claim
+        self.spawn(self._execute(name, state, claim))
+        return claim
+
+    # ------------------------------------------------------------ in the background
+
+    async def _attempt(self, name: str, state: JobState, period: datetime, *, manual: bool) -> None:
+        try:
+            claim = await self.runner.claim(
+                name, period=period, trigger="manual" if manual else "schedule", manual=manual
+            )
+        except StorageError as exc:
+            log.warning("job %s: cannot ask for the lease: %s", name, exc)
+            state.check_at = self.clock() + RETRY_AFTER
+            self._settled(state)
+            return
+        except BaseException:
+            self._settled(state)
+            raise
+        if claim.granted:
+            await self._execute(name, state, claim)
+            return
+        if claim.verdict is Verdict.BUSY:
+            state.busy_with = claim
+            # Look again when the holder's lease runs out: it renews while alive.
+            expiry = claim.expires_at or self.clock() + RETRY_AFTER
+            if not manual:
+                state.check_at = expiry + EXPIRY_MARGIN
+        elif not manual:  # DONE: another agent ran this period
+            state.busy_with = None
+            self._advance(state, claim.period_at)
+        self._settled(state)
+
+    async def _execute(self, name: str, state: JobState, claim: Claim) -> None:
+        try:
+            state.busy_with = None
+            state.last = await self.runner.execute(name, claim, state.body())
+        except StorageError as exc:
+            log.warning("job %s: the run could not be recorded: %s", name, exc)
+        finally:
+            if claim.period_at >= (state.due or claim.period_at):
+                self._advance(state, claim.period_at)
+            self._settled(state)
+
+    def _advance(self, state: JobState, done: datetime) -> None:
+        schedule = state.spec.schedule
+        state.due = next_period(schedule, done, self.clock(), self.tz) if schedule else None
+        state.check_at = state.due
+
+    def _settled(self, state: JobState) -> None:
+        state.in_flight = False
+        self.poke()
+
+    # ------------------------------------------------------------ views
+
+    def view(self, name: str) -> dict[str, Any]:
+        state = self.jobs[name]
+        spec = state.spec
+        last = state.last
+        return {
+            "name": name,
+            "enabled": spec.enabled,
+            "schedule": spec.schedule_text,
+            "runnable_here": spec.runnable,
+            "problem": spec.problem,
+            "next_run_at": _iso(state.due) if spec.enabled and spec.runnable else None,
+            "running_here": state.in_flight,
+            "last_result_here": None
+            if last is None
+            else {"run_id": last.run_id, "state": last.state, "error": last.error},
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None

@@ -1,0 +1,461 @@
+"""The jobs area wired together: definitions of J1 and J2, the scheduler, presence.
+
+:class:`JobService` owns the background work of the area (job runs, heartbeats,
+settings refresh) and stops it cleanly: a run in progress releases its lease so
+another agent takes the period over at once, and the agent leaves the presence
+list. :func:`attach_jobs` is the composition root's one call (agent/app.py).
+
+Settings are re-read from the database every ``REFRESH`` (another operator may
+change the team's schedules in a shared database), and at once after a change
+through :meth:`JobService.settings_changed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agent.core.errors import ConfigError, InvalidInput
+from agent.core.schedule import parse_schedule
+from agent.core.settings import TeamSettings
+from agent.jobs.history_import import HistoryImport, HistoryImportConfig
+from agent.jobs.presence import OperatorPresence, Presence
+from agent.jobs.robot_import import RobotImport, RobotImportConfig
+from agent.jobs.robot_source import RobotDatabase, mssql_database
+from agent.jobs.runner import Body, JobRunner, Progress
+from agent.jobs.scheduler import JobScheduler, JobSpec
+from agent.secrets import SecretName
+from agent.storage.jobs_repository import Claim, JobRun, JobsRepository
+
+if TYPE_CHECKING:
+    from agent.jobs.events import JobEvents
+    from agent.jobs.history_sync import HistorySource
+    from agent.jobs.identity import AgentIdentity
+    from agent.journal import Journal
+    from agent.storage.database import Storage
+
+log = logging.getLogger(__name__)
+
+HISTORY = "history"
+ROBOT = "robot"
+JOBS = (HISTORY, ROBOT)
+REFRESH = timedelta(seconds=30)
+SECRET_RECHECK = timedelta(minutes=5)
+
+
+class SecretSource(Protocol):
+    def get(self, name: SecretName) -> str | None: ...
+
+
+RobotDatabaseFactory = Callable[[TeamSettings, str], RobotDatabase]
+
+
+def default_robot_database(team: TeamSettings, password: str) -> RobotDatabase:
+    return mssql_database(
+        server=team.robot_server,
+        database=team.robot_database,
+        user=team.robot_user,
+        password=password,
+    )
+
+
+def secret_label(name: SecretName) -> str:
+    """How a secret is named in the database: kind and keyring user, never the value."""
+    return f"{name.kind}:{name.user}"
+
+
+def time_zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r: job schedules use UTC", name)
+        return UTC
+
+
+@dataclass
+class JobContext:
+    """What the job definitions need from the agent."""
+
+    storage: Storage
+    identity: AgentIdentity
+    domain: str
+    ext: str
+    journal: Journal | None
+    history_source: HistorySource | None
+    events: JobEvents | None
+    secrets: SecretSource
+    robot_database: RobotDatabaseFactory = default_robot_database
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class JobService:
+    def __init__(
+        self,
+        context: JobContext,
+        *,
+        team: TeamSettings,
+        load_team: Callable[[], Awaitable[TeamSettings]] | None = None,
+        publish: Callable[[str, Any], None] | None = None,
+        poke: Callable[[], None] | None = None,
+        link_state: Callable[[], str] = lambda: "offline",
+    ) -> None:
+        self.context = context
+        self.team = team
+        self._load_team = load_team
+        self._publish = publish
+        self._poke_runtime = poke
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._secrets_seen: dict[str, tuple[bool, datetime]] = {}
+        self._holds_written: dict[str, bool] = {}
+        self._next_refresh: datetime | None = None
+        self._refreshing = False
+        self._wakeup = asyncio.Event()
+        self.repo = JobsRepository(context.storage.db)
+        self.runner = JobRunner(
+            context.storage,
+            context.identity,
+            lease_s=lambda: float(self.team.job_lease_s),
+            clock=context.clock,
+            publish=lambda data: self._emit("job", data),
+        )
+        self.scheduler = JobScheduler(
+            runner=self.runner, spawn=self.spawn, poke=self.poke, clock=context.clock
+        )
+        self.presence = Presence(
+            storage=context.storage,
+            identity=context.identity,
+            domain=context.domain,
+            ext=context.ext,
+            spawn=self.spawn,
+            poke=self.poke,
+            operator=lambda: self.team.extension_users.get(context.ext, ""),
+            link_state=link_state,
+            every_s=lambda: float(self.team.heartbeat_s),
+            stale_beats=lambda: int(self.team.presence_stale_beats),
+            clock=context.clock,
+            started_at=context.clock(),
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def participants(self) -> list[Any]:
+        return [self.scheduler, self.presence, self]
+
+    async def start(self) -> None:
+        await self._configure(self.team)
+        self._next_refresh = self.context.clock() + REFRESH
+
+    async def stop(self) -> None:
+        """Stop every run (each releases its lease) and leave the presence list."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            await self.presence.leave()
+
+    async def run_forever(self) -> None:
+        """The service's own task: on cancellation (the agent stops) it stops the rest."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.shield(self.stop())
+
+    async def drive(self) -> None:
+        """Wake the participants without a runtime (a jobs-only process, tests)."""
+        while True:
+            now = self.context.clock()
+            for participant in self.participants:
+                due = participant.next_wakeup()
+                if due is not None and due <= now:
+                    await participant.wake(now)
+            times = [p.next_wakeup() for p in self.participants]
+            nxt = min((t for t in times if t is not None), default=None)
+            delay = 3600.0 if nxt is None else (nxt - self.context.clock()).total_seconds()
+            self._wakeup.clear()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=min(delay, 3600.0))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("jobs: background work failed", exc_info=task.exception())
+
+    def poke(self) -> None:
+        self._wakeup.set()
+        if self._poke_runtime is not None:
+            self._poke_runtime()
+
+    def _emit(self, topic: str, data: Any) -> None:
+        if self._publish is not None:
+            self._publish(topic, data)
+
+    # ------------------------------------------------------------ settings refresh
+
+    def next_wakeup(self) -> datetime | None:
+        return None if self._refreshing else self._next_refresh
+
+    async def wake(self, now: datetime) -> None:
+        if self._refreshing or self._next_refresh is None or self._next_refresh > now:
+            return
+        self._refreshing = True
+        self.spawn(self._refresh())
+
+    async def _refresh(self) -> None:
+        try:
+            if self._load_team is not None:
+                await self._configure(await self._load_team())
+        except Exception:
+            log.exception("jobs: the team settings could not be re-read")
+        finally:
+            self._next_refresh = self.context.clock() + REFRESH
+            self._refreshing = False
+            self.poke()
+
+    def settings_changed(self) -> None:
+        """The team settings were saved: re-read them now (call on the agent's loop)."""
+        self._next_refresh = self.context.clock()
+        self.poke()
+
+    async def _configure(self, team: TeamSettings) -> None:
+        self.team = team
+        holds = await self._secret_flags(team)
+        specs = [
+            (self._history_spec(team), lambda: self._history_body()),
+            (self._robot_spec(team, holds), lambda: self._robot_body()),
+        ]
+        self.scheduler.configure(specs, time_zone(team.time_zone))
+        if holds != self._holds_written:
+            await self.context.storage.run(
+                self.repo.set_holders,
+                self.context.identity.agent_id,
+                holds,
+                now=self.context.clock(),
+            )
+            self._holds_written = dict(holds)
+
+    async def _secret_flags(self, team: TeamSettings) -> dict[str, bool]:
+        """Which team secrets this machine's keyring holds (G1, G6): booleans only."""
+        names = [SecretName.team_api_key(self.context.domain)]
+        if team.robot_server and team.robot_user:
+            names.append(SecretName.robot_password(team.robot_server, team.robot_user))
+        now = self.context.clock()
+        flags: dict[str, bool] = {}
+        for name in names:
+            label = secret_label(name)
+            seen = self._secrets_seen.get(label)
+            if seen is None or now - seen[1] > SECRET_RECHECK:
+                held = bool(await asyncio.to_thread(self.context.secrets.get, name))
+                seen = self._secrets_seen[label] = (held, now)
+            flags[label] = seen[0]
+        return flags
+
+    # ------------------------------------------------------------ the jobs
+
+    def _history_spec(self, team: TeamSettings) -> JobSpec:
+        schedule, problem = _schedule(team.history_schedule)
+        if self.context.journal is None or self.context.history_source is None:
+            problem = problem or "this agent has no PBX connection to import from"
+        return JobSpec(HISTORY, team.history_import, team.history_schedule, schedule, None, problem)
+
+    def _robot_spec(self, team: TeamSettings, holds: dict[str, bool]) -> JobSpec:
+        schedule, problem = _schedule(team.robot_schedule)
+        secret = None
+        if not (team.robot_server and team.robot_user):
+            problem = problem or "the robot's server and user are not set (G6)"
+        else:
+            secret = secret_label(SecretName.robot_password(team.robot_server, team.robot_user))
+            if not holds.get(secret):
+                problem = problem or (
+                    "this machine's keyring holds no robot password for "
+                    f"{team.robot_user}@{team.robot_server} (`phonet-agent secret set "
+                    "robot-password`)"
+                )
+        if self.context.events is None:
+            problem = problem or "the contacts and events service is not available"
+        return JobSpec(ROBOT, team.robot_import, team.robot_schedule, schedule, secret, problem)
+
+    def history_import(self) -> HistoryImport:
+        ctx, team = self.context, self.team
+        if ctx.journal is None or ctx.history_source is None:
+            raise ConfigError("this agent has no PBX connection to import history from")
+        return HistoryImport(
+            storage=ctx.storage,
+            journal=ctx.journal,
+            source=ctx.history_source,
+            events=ctx.events,
+            config=history_config(team),
+            clock=ctx.clock,
+        )
+
+    def robot_import(self) -> RobotImport:
+        ctx, team = self.context, self.team
+        if not (team.robot_server and team.robot_user):
+            raise ConfigError("the robot's server and user are not set (G6)")
+        password = ctx.secrets.get(SecretName.robot_password(team.robot_server, team.robot_user))
+        if not password:
+            raise ConfigError(
+                f"no robot password for {team.robot_user}@{team.robot_server} in the keyring"
+            )
+        return RobotImport(
+            storage=ctx.storage,
+            database=ctx.robot_database(team, password),
+            events=ctx.events,
+            config=robot_config(team),
+            clock=ctx.clock,
+        )
+
+    def _history_body(self) -> Body:
+        async def body(run_id: int, progress: Progress) -> dict[str, Any]:
+            return await self.history_import().run(progress=progress)
+
+        return body
+
+    def _robot_body(self) -> Body:
+        async def body(run_id: int, progress: Progress) -> dict[str, Any]:
+            job = await asyncio.to_thread(self.robot_import)  # the keyring may block
+            return await job.run(run_id=run_id, progress=progress)
+
+        return body
+
+    # ------------------------------------------------------------ for the API and the tray
+
+    def job_names(self) -> tuple[str, ...]:
+        return JOBS
+
+    async def run_now(self, name: str) -> Claim:
+        if name not in JOBS:
+            raise InvalidInput(f"there is no job {name!r}", field="job")
+        return await self.scheduler.run_now(name)
+
+    def request_run(self, name: str) -> None:
+        self.scheduler.request_run(name)
+
+    async def runs(self, name: str | None, *, limit: int, offset: int) -> tuple[list[JobRun], int]:
+        def read() -> tuple[list[JobRun], int]:
+            return (
+                self.repo.runs(name, limit=limit, offset=offset),
+                self.repo.count_runs(name),
+            )
+
+        return await self.context.storage.run(read)
+
+    async def jobs_view(self) -> list[dict[str, Any]]:
+        def read() -> tuple[dict[str, Any], dict[str, list[JobRun]], dict[str, Any]]:
+            leases = self.repo.leases()
+            last = {name: self.repo.runs(name, limit=1) for name in JOBS}
+            return leases, last, self.repo.holders()
+
+        leases, last_runs, holders = await self.context.storage.run(read)
+        now = self.context.clock()
+        views = []
+        for name in JOBS:
+            view = self.scheduler.view(name)
+            lease = leases.get(name)
+            running = None
+            if lease is not None and lease.state == "running":
+                alive = lease.expires_at is not None and lease.expires_at > now
+                run = last_runs[name][0] if last_runs[name] else None
+                running = {
+                    "agent_id": lease.holder,
+                    "host": lease.holder_host,
+                    "run_id": lease.run_id,
+                    "period_at": _iso(lease.period_at),
+                    "alive": alive,
+                    "counts": run.counts if run is not None and run.id == lease.run_id else {},
+                }
+            spec = self.scheduler.jobs[name].spec
+            view["running"] = running
+            view["last_run"] = run_json(last_runs[name][0]) if last_runs[name] else None
+            view["holders"] = sorted(
+                agent for agent, held in holders.get(spec.secret or "", {}).items() if held
+            )
+            views.append(view)
+        return views
+
+    async def presence_view(self) -> list[dict[str, Any]]:
+        me = self.context.identity.agent_id
+        return [
+            {
+                "agent_id": beat.agent_id,
+                "domain": beat.domain,
+                "ext": beat.ext,
+                "operator": beat.operator,
+                "host": beat.host,
+                "pid": beat.pid,
+                "version": beat.version,
+                "link": beat.link_state,
+                "started_at": _iso(beat.started_at),
+                "seen_at": _iso(beat.seen_at),
+                "self": beat.agent_id == me,
+            }
+            for beat in await self.presence.heartbeats()
+        ]
+
+    async def active_operators(self, exclude_agent_id: str | None = None) -> list[OperatorPresence]:
+        """For the licence (U10): operators online now, the given agent left out."""
+        return await self.presence.active_operators(exclude_agent_id)
+
+
+def history_config(team: TeamSettings) -> HistoryImportConfig:
+    return HistoryImportConfig(
+        completed_talk_s=team.completed_talk_s,
+        extension_users=dict(team.extension_users),
+        region=team.default_region,
+        lookback=timedelta(days=team.history_lookback_days),
+    )
+
+
+def robot_config(team: TeamSettings) -> RobotImportConfig:
+    return RobotImportConfig(
+        query=team.robot_query,
+        dtmf_table=dict(team.robot_dtmf),
+        identity=team.robot_identity,
+        region=team.default_region,
+        time_zone=time_zone(team.time_zone),
+        lookback=timedelta(days=team.history_lookback_days),
+    )
+
+
+def run_json(run: JobRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "job": run.job,
+        "period_at": _iso(run.period_at),
+        "trigger": run.trigger,
+        "agent_id": run.agent_id,
+        "host": run.host,
+        "started_at": _iso(run.started_at),
+        "ended_at": _iso(run.ended_at),
+        "state": run.state,
+        "counts": run.counts,
+        "error": run.error,
+        "taken_over": run.taken_over,
+    }
+
+
+def _schedule(text: str) -> tuple[Any, str | None]:
+    try:
+        return parse_schedule(text), None
+    except InvalidInput as exc:
+        return None, f"bad schedule: {exc}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
