@@ -1,0 +1,250 @@
+"""What the tray's menu, the popups' buttons and the hotkey do (issue 3; B1, B6, B12, U3).
+
+Everything here runs on the agent's loop: the tray thread hands a command over with
+:meth:`DesktopActions.submit`, the hotkey thread with :meth:`DesktopActions.submit_text`;
+popup buttons already call in on the loop. Failures become a short popup (never an
+exception into a GUI toolkit), and every action is logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Protocol
+
+from agent.core.errors import AgentError
+from agent.core.events import CallInfo, Direction
+from agent.core.numbers import DialTarget, hint
+from agent.desktop.links import find_number, read_selection
+from agent.desktop.menu import (
+    Command,
+    Connect,
+    Dial,
+    DialClipboard,
+    Dialer,
+    Disconnect,
+    OpenWindow,
+    Quit,
+    SetDnd,
+)
+from agent.desktop.view import tomorrow_at
+
+log = logging.getLogger(__name__)
+
+
+class RuntimePort(Protocol):
+    """The parts of agent/runtime.py the desktop drives."""
+
+    recent_numbers: list[str]
+    lookup: Any
+
+    async def dial(self, text: str) -> str: ...
+    async def hangup(self, uuid: str | None = None) -> str: ...
+    async def set_dnd(self, on: bool, until: datetime | None = None) -> None: ...
+
+
+class AgentControl(Protocol):
+    """Connect / Disconnect / Quit of agent/app.py's Agent (U3)."""
+
+    quit_requested: asyncio.Event
+
+    def connect(self) -> None: ...
+    async def disconnect(self) -> None: ...
+
+
+class Notices(Protocol):
+    """The popups the actions need (agent/desktop/popups.py)."""
+
+    def info(self, title: str, body: str) -> None: ...
+    def ask(
+        self, title: str, body: str, yes: tuple[str, Callable[[], None]], no: str = ...
+    ) -> bool: ...
+
+
+class DesktopActions:
+    def __init__(
+        self,
+        *,
+        runtime: RuntimePort,
+        agent: AgentControl,
+        services: Any,
+        own_ext: str,
+        region: Callable[[], str],
+        tz: Callable[[], tzinfo],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.runtime = runtime
+        self.agent = agent
+        self.services = services
+        self.own_ext = own_ext
+        self.region = region
+        self.tz = tz
+        self.clock = clock
+        self.notices: Notices | None = None  # set once the popups exist
+        self.loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---------------------------------------------------------------- from other threads
+
+    def submit(self, command: Command) -> None:
+        """Thread-safe: run a menu command on the agent's loop."""
+        self.loop.call_soon_threadsafe(self.spawn, self.execute(command), repr(command))
+
+    def submit_text(self, text: str | None) -> None:
+        """Thread-safe: the hotkey's selected text, to confirm and dial (B1)."""
+        self.loop.call_soon_threadsafe(self.spawn, self.confirm_dial(text), "hotkey")
+
+    def spawn(self, coro: Awaitable[Any], what: str) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(t, what))
+
+    def _done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, AgentError):
+            log.info("%s: %s", what, exc)
+            self._tell("Phonet Agent", str(exc))
+        elif exc is not None:
+            log.error("%s failed", what, exc_info=exc)
+            self._tell("Phonet Agent", f"Something went wrong: {type(exc).__name__}")
+
+    def _tell(self, title: str, body: str) -> None:
+        if self.notices is not None:
+            self.notices.info(title, body)
+
+    # ---------------------------------------------------------------- menu commands
+
+    async def execute(self, command: Command) -> None:
+        log.info("tray: %s", type(command).__name__)
+        match command:
+            case OpenWindow(view=None):
+                self.open_window(None)
+            case OpenWindow(view=view):
+                self.open_window(f"page:{view}")
+            case DialClipboard():
+                await self.dial_clipboard()
+            case Dial(number=number):
+                await self.runtime.dial(number)
+            case SetDnd():
+                await self.set_dnd(command)
+            case Dialer():
+                await self.dialer(command)
+            case Connect():
+                self.agent.connect()
+            case Disconnect():
+                await self.agent.disconnect()
+            case Quit():
+                self.agent.quit_requested.set()
+
+    async def set_dnd(self, command: SetDnd) -> None:
+        until: datetime | None = None
+        now = self.clock()
+        if command.minutes:
+            until = now + timedelta(minutes=command.minutes)
+        elif command.until_tomorrow:
+            until = tomorrow_at(now, self.tz())
+        await self.runtime.set_dnd(command.on, until)
+
+    async def dialer(self, command: Dialer) -> None:
+        dialer = getattr(self.services, "dialer", None)
+        method = getattr(dialer, command.action, None)
+        if method is None:
+            self._tell("Auto-dial", "Auto-dial is not available in this version.")
+            return
+        result = method(command.minutes) if command.action == "pause" else method()
+        if inspect.isawaitable(result):
+            await result
+
+    async def dial_clipboard(self) -> None:
+        text = await asyncio.to_thread(read_selection, "clipboard")
+        target = find_number(text or "", self.region())
+        if not isinstance(target, DialTarget):
+            self._tell("Dial clipboard number", "There is no phone number in the clipboard.")
+            return
+        await self.runtime.dial(target.number)
+
+    def open_window(self, target: str | None) -> None:
+        window = getattr(self.services, "window", None)
+        if window is None or not window.open(target):
+            self._tell("Phonet Agent", "The window cannot be opened right now.")
+
+    # ---------------------------------------------------------------- hotkey (B1)
+
+    async def confirm_dial(self, text: str | None) -> None:
+        """The hotkey: show the normalised number and the contact, dial on "Dial"."""
+        target = find_number(text or "", self.region())
+        if not isinstance(target, DialTarget):
+            self._tell("Dial selection", "There is no phone number in the selected text.")
+            return
+        number = target.number
+        lines = [number]
+        name = await self._contact_name(number)
+        if name:
+            lines.append(name)
+        else:
+            about = await asyncio.to_thread(hint, number)  # B14; large data, loaded once
+            words = ", ".join(x for x in (about.region or about.country, about.operator) if x)
+            if words:
+                lines.append(words)
+        asked = self.notices is not None and self.notices.ask(
+            f"Dial {number}?",
+            "\n".join(lines),
+            ("Dial", lambda: self.spawn(self.runtime.dial(number), "hotkey dial")),
+        )
+        if not asked:  # no popups here: the hotkey itself is the confirmation
+            log.info("hotkey: dialling without a confirmation popup (none can be shown)")
+            await self.runtime.dial(number)
+
+    async def _contact_name(self, number: str) -> str | None:
+        lookup = getattr(self.runtime, "lookup", None)
+        if lookup is None:
+            return None
+        call = CallInfo(
+            uuid="",
+            direction=Direction.OUT,
+            ext=self.own_ext,
+            number=number,
+            outgoing=True,
+            dial_at=self.clock(),
+        )
+        try:
+            context = await lookup(call)
+        except Exception:
+            log.exception("contact lookup for the hotkey failed")
+            return None
+        if context is None:
+            return None
+        return " — ".join(x for x in (context.name, context.company) if x) or None
+
+    # ---------------------------------------------------------------- popup buttons (B6)
+
+    def hang_up(self, call_uuid: str) -> None:
+        self.spawn(self.runtime.hangup(call_uuid), "popup hang up")
+
+    def call_back(self, number: str) -> None:
+        self.spawn(self.runtime.dial(number), "popup call back")
+
+    def open_contact(self, number: str) -> None:
+        self.open_window(f"number:{number}")
+
+    def create_event(self, call_uuid: str, number: str) -> None:
+        events = getattr(self.services, "events", None)
+        create = getattr(events, "create_for_call", None)
+        if create is None:
+            self.open_window(f"call:{call_uuid}")
+            return
+
+        async def make() -> None:
+            event_id = await create(call_uuid)
+            self.open_window(f"event:{event_id}")
+
+        self.spawn(make(), "popup create event")
+
+    def open_call(self, call_uuid: str) -> None:
+        self.open_window(f"call:{call_uuid}")

@@ -1,0 +1,197 @@
+"""The tray menu: first a pure model of the state, then the pystray adapter (issue 3).
+
+:func:`build_menu` turns a :class:`~agent.desktop.view.TrayView` into menu entries
+whose actions are :data:`Command` values (requests, imperative, frozen); the tray
+runs a command by handing it to the agent's loop. :func:`to_pystray` is the only
+place that knows pystray's menu classes. The menu follows the state live: the tray
+rebuilds it whenever the view changes (``update_menu``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+
+from agent.desktop.view import DIALER_RUNNING, TrayView, state_text
+
+# ------------------------------------------------------------------ commands
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWindow:
+    view: str | None = None  # None: the window's home; "settings"; "call"…
+
+
+@dataclass(frozen=True, slots=True)
+class DialClipboard:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetDnd:
+    """DND on or off (U4, B12); ``minutes`` or ``until_tomorrow`` set its timer."""
+
+    on: bool
+    minutes: int | None = None
+    until_tomorrow: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Dialer:
+    """Auto-dial (M6, A1–A3): ``start`` | ``pause`` | ``resume`` | ``stop``."""
+
+    action: str
+    minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    pass
+
+
+Command = OpenWindow | DialClipboard | Dial | SetDnd | Dialer | Connect | Disconnect | Quit
+
+PAUSE_MINUTES = (5, 10, 15, 30, 60)  # issue 3 (A2: "N minutes picked from a list")
+
+
+# ------------------------------------------------------------------ entries
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    text: str
+    command: Command | None = None
+    enabled: bool = True
+    checked: bool | None = None
+    default: bool = False  # the left-click action
+    submenu: tuple[Entry, ...] | None = None
+
+
+SEPARATOR = Entry("-")
+
+
+def build_menu(view: TrayView, tz: tzinfo) -> tuple[Entry, ...]:
+    """The whole menu for this state, top to bottom."""
+    redial = view.recent[0] if view.recent else None
+    entries: list[Entry] = [
+        Entry(state_text(view, tz), enabled=False),
+        SEPARATOR,
+        Entry("Open window", OpenWindow(), default=True),
+        Entry("Dial clipboard number", DialClipboard(), enabled=view.online),
+        Entry(
+            "Recent numbers",
+            enabled=bool(view.recent),
+            submenu=tuple(Entry(n, Dial(n), enabled=view.online) for n in view.recent) or None,
+        ),
+        Entry(
+            f"Redial {redial}" if redial else "Redial",
+            Dial(redial) if redial else None,
+            enabled=view.online and redial is not None,
+        ),
+        SEPARATOR,
+        Entry("Do not disturb", enabled=view.online, submenu=_dnd_menu(view)),
+    ]
+    if view.dialer is not None:
+        entries.append(Entry("Auto-dial", enabled=view.online, submenu=_dialer_menu(view)))
+    entries += [
+        SEPARATOR,
+        Entry("Settings", OpenWindow("settings")),
+        Entry("Disconnect", Disconnect()) if view.connect_wanted else Entry("Connect", Connect()),
+        Entry("Quit", Quit()),
+    ]
+    return tuple(entries)
+
+
+def _dnd_menu(view: TrayView) -> tuple[Entry, ...]:
+    can = view.dnd_available
+    return (
+        Entry("On", SetDnd(True), enabled=can and not view.dnd, checked=view.dnd),
+        Entry("Off", SetDnd(False), enabled=view.dnd, checked=not view.dnd),
+        Entry("For 30 minutes", SetDnd(True, minutes=30), enabled=can),
+        Entry("For 1 hour", SetDnd(True, minutes=60), enabled=can),
+        Entry("Until tomorrow 09:00", SetDnd(True, until_tomorrow=True), enabled=can),
+    )
+
+
+def _dialer_menu(view: TrayView) -> tuple[Entry, ...]:
+    assert view.dialer is not None
+    state = view.dialer.state
+    running = state in DIALER_RUNNING or state == "outside_hours"
+    paused = state == "paused"
+    return (
+        Entry("Start", Dialer("start"), enabled=state == "idle"),
+        Entry(
+            "Pause",
+            enabled=running,
+            submenu=tuple(
+                Entry(f"{m} min", Dialer("pause", minutes=m), enabled=running)
+                for m in PAUSE_MINUTES
+            ),
+        ),
+        Entry("Resume", Dialer("resume"), enabled=paused),
+        Entry("Stop", Dialer("stop"), enabled=running or paused),
+    )
+
+
+def find(entries: tuple[Entry, ...], *path: str) -> Entry:
+    """The entry at a path of texts (tests, and the tray's default action)."""
+    current: tuple[Entry, ...] | None = entries
+    found: Entry | None = None
+    for text in path:
+        found = next((e for e in current or () if e.text == text), None)
+        if found is None:
+            raise KeyError(" > ".join(path))
+        current = found.submenu
+    assert found is not None
+    return found
+
+
+def default_command(entries: tuple[Entry, ...]) -> Command | None:
+    return next((e.command for e in entries if e.default), None)
+
+
+# ------------------------------------------------------------------ pystray
+
+
+def to_pystray(entries: tuple[Entry, ...], pystray: Any, run: Callable[[Command], None]) -> Any:
+    """A ``pystray.Menu`` for the entries; activating one calls ``run(command)``.
+
+    Called on the tray thread; ``run`` only hands the command over (never blocks).
+    """
+    return pystray.Menu(*(_item(entry, pystray, run) for entry in entries))
+
+
+def _item(entry: Entry, pystray: Any, run: Callable[[Command], None]) -> Any:
+    if entry is SEPARATOR or entry.text == "-":
+        return pystray.Menu.SEPARATOR
+    command = entry.command
+    kwargs: dict[str, Any] = {"enabled": entry.enabled, "default": entry.default}
+    if entry.checked is not None:
+        checked = entry.checked
+        kwargs["checked"] = lambda _item: checked
+        kwargs["radio"] = True
+    if entry.submenu:
+        return pystray.MenuItem(entry.text, to_pystray(entry.submenu, pystray, run), **kwargs)
+
+    def activate(_icon: Any, _item: Any) -> None:
+        if command is not None:
+            run(command)
+
+    return pystray.MenuItem(entry.text, activate, **kwargs)
