@@ -10,8 +10,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from agent.api import routes_phone
 from agent.api.registry import Registry
 from agent.api.server import ApiServer, build_app
+from agent.api.webui import attach_web_ui
+from agent.contacts.wiring import attach_contacts
 from agent.core.errors import InvalidInput
 from agent.core.numbers import DialTarget, InvalidNumber, parse_dial_target
 from agent.core.phone import Phone, PhoneConfig
@@ -26,12 +29,14 @@ from agent.core.popups import Popup, console_line
 from agent.core.settings import OperatorSettings, TeamSettings, parse_settings
 from agent.hub import Hub
 from agent.journal import Journal
+from agent.license.wiring import attach_license
 from agent.paths import DataDir
 from agent.phonet.live import LiveStream
 from agent.phonet.rest import PhonetRest
 from agent.phonet.wire import FrameRejected, parse_live_frame
 from agent.runtime import Runtime
 from agent.storage.database import Storage
+from agent.storage.repositories import operator_scope
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,8 @@ class AgentOptions:
     team_overrides: dict[str, Any] = field(default_factory=dict)
     operator_overrides: dict[str, Any] = field(default_factory=dict)
     banner: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    # The desktop shell's wiring (run_desktop): awaited in start()'s feature block.
+    desktop: Callable[[Agent], Awaitable[None]] | None = None
 
     @property
     def ws_base_url(self) -> str | None:
@@ -81,10 +88,6 @@ def popup_json(popup: Popup) -> dict[str, Any]:
     }
 
 
-def operator_scope(domain: str, ext: str) -> str:
-    return f"operator:{domain}/{ext}"
-
-
 class Agent:
     """One running agent: storage, PBX clients, the core's runtime, the local API."""
 
@@ -98,9 +101,21 @@ class Agent:
         self.runtime: Runtime | None = None
         self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._live_task: asyncio.Task[None] | None = None
         self.quit_requested = asyncio.Event()  # POST /api/quit, --quit, session end
+        self.stopped = asyncio.Event()
+        self.stopped_sync = threading.Event()  # for Windows' session-end thread
 
     async def start(self) -> None:
+        """Build and start everything; on any failure (a licence refusal, an unreachable
+        database) what had started is stopped again before the error is raised."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         opts = self.options
         await self.storage.start()
         self.team, self.operator = await self._load_settings()
@@ -130,7 +145,6 @@ class Agent:
         )
         now = datetime.now(UTC)
         phone.resume(await journal.open_calls(), await journal.load_checkpoint(), now)
-        self._tasks.append(asyncio.create_task(runtime.run(), name="runtime"))
         self.live = LiveStream(
             domain=opts.domain,
             api_key=opts.api_key,
@@ -143,8 +157,6 @@ class Agent:
             on_link=lambda change: runtime.link_changed(change.up, change.reason or ""),
             check_key=self.rest.authorize,
         )
-        if self.operator.auto_connect:
-            self._tasks.append(asyncio.create_task(self.live.run(), name="live"))
         self.hub = hub = Hub()
         runtime.state_listeners.append(lambda: hub.publish("status", runtime.status()))
         runtime.popup_listeners.append(lambda popup: hub.publish("popup", popup_json(popup)))
@@ -156,7 +168,30 @@ class Agent:
         self.registry = registry = Registry()
         routes_phone.register(registry)
         # ---- feature wiring: one block per area, each small (keep them apart) ----
+        # Nothing runs yet: the runtime and the PBX link start after the licence's word.
+        # web UI (issue 7): settings, health, reports, live channel, i18n, the window
+        attach_web_ui(self, registry, services)
+        # contacts, events, statistics (issue 4): runtime.lookup, events on answer, /api/contacts
+        attach_contacts(self)
+        # jobs and team mode (G2, G6, J1, J2, B5): scheduler, presence, /api/jobs
+        from agent.jobs.wiring import attach_jobs
+
+        await attach_jobs(self)
+        # dialer (issue 5: M6, M7, A1–A6, B3, B10, B11): the participant, /api/dialer, lists
+        from agent.dialer.wiring import attach_dialer
+
+        await attach_dialer(self)
+        # desktop (issue 3): popups, tray state, hotkey, session lock — before the PBX
+        # connects (licence part 2), so no popup of this run goes to the console
+        if opts.desktop is not None:
+            await opts.desktop(self)
+        # licence (L1, U10), after jobs (its presence counts the seats): a seat, else
+        # LicenseError (exit 5) before anything reached the PBX
+        await attach_license(self)
         # ---- end of feature wiring ----
+        self.add_task(runtime.run(), name="runtime")
+        if self.operator.auto_connect:  # U3
+            self.connect()
         self.api = ApiServer(
             app_factory=lambda token, port: build_app(registry, services, token, port),
             api_file=opts.data_dir.api_file,
@@ -179,7 +214,52 @@ class Agent:
             log.warning("setting %s ignored: %s", problem.field, problem.message)
         return team, operator
 
+    # ---- Connect / Disconnect (U3, M3): the live link's task, started and stopped cleanly
+
+    def connect(self) -> None:
+        """Start the live link, or cut its wait short when it is already trying."""
+        if self.live is None:
+            return
+        if self._live_task is not None and not self._live_task.done():
+            self.live.reconnect_now()
+            return
+        self._live_task = asyncio.create_task(self.live.run(), name="live")
+
+    async def disconnect(self) -> None:
+        """Stop the live link; the runtime marks the link down (B4 reconciles later)."""
+        if await self._stop_live() and self.runtime is not None:
+            self.runtime.link_changed(False, "disconnected by the operator")
+
+    async def _stop_live(self) -> bool:
+        task, self._live_task = self._live_task, None
+        if task is None or task.done():
+            return False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return True
+
+    def link_status(self) -> tuple[str, bool, str | None]:
+        """(``offline``|``connecting``|``online``, the link is meant to run, why it is down)."""
+        running = self._live_task is not None and not self._live_task.done()
+        if self.runtime is not None and self.runtime.phone.link_up:
+            return "online", running, None
+        reason = self.live.stats.last_reason if self.live is not None else None
+        return ("connecting", True, reason) if running else ("offline", False, reason)
+
+    def add_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A long-lived task of a feature: cancelled at stop, newest first, before the
+        runtime drains and storage closes (so its last writes still land)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.append(task)
+        return task
+
     async def stop(self) -> None:
+        window = getattr(getattr(self, "services", None), "window", None)
+        if window is not None:
+            with contextlib.suppress(Exception):
+                window.close()
+        await self._stop_live()
         if self.api is not None:
             await self.api.stop()
         for task in reversed(self._tasks):
@@ -189,6 +269,9 @@ class Agent:
                 await task
         if self.runtime is not None:
             await self.runtime.drain()
+        journal = getattr(getattr(self, "services", None), "journal", None)
+        if journal is not None:
+            await journal.flush()
         if self.rest is not None:
             await self.rest.aclose()
         await self.storage.close()
@@ -223,6 +306,7 @@ async def serve_until_signalled(agent: Agent) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     await agent.start()
+    windows = _windows_hooks(agent, loop) if sys.platform == "win32" else []
     try:
         waiters = [
             asyncio.ensure_future(stop.wait()),
@@ -233,11 +317,43 @@ async def serve_until_signalled(agent: Agent) -> int:
             waiter.cancel()
     finally:
         await agent.stop()
+        agent.stopped.set()
+        agent.stopped_sync.set()
+        for hook in windows:
+            (hook.close if hasattr(hook, "close") else hook.release)()
     return 0
 
 
-def run_headless(options: AgentOptions) -> int:
-    """One agent per data dir (contracts.md §2): a second one says so and leaves."""
+def _windows_hooks(agent: Agent, loop: asyncio.AbstractEventLoop) -> list[Any]:
+    """The installer's AppMutex, ``--quit`` and session end (issue 9, agent/winsupport.py).
+
+    Windows may kill the process once the session-end callback returns, so it waits
+    (a few seconds at most) for the agent to have stopped cleanly.
+    """
+    from agent import winsupport
+
+    mutexes = winsupport.hold_instance_mutexes()
+    with contextlib.suppress(OSError):
+        winsupport.set_app_user_model_id()
+
+    def quit_now(reason: str) -> None:
+        log.info("asked to quit (%s)", reason)
+        loop.call_soon_threadsafe(agent.quit_requested.set)
+
+    def end_session(reason: str) -> None:
+        quit_now(reason)
+        agent.stopped_sync.wait(timeout=5.0)
+
+    return [
+        mutexes,
+        winsupport.QuitListener(quit_now),
+        winsupport.SessionEndHook(end_session),
+    ]
+
+
+@contextlib.contextmanager
+def _one_agent(options: AgentOptions) -> Iterator[bool]:
+    """One agent per data dir (contracts.md §2): False when another one holds it."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(options.data_dir.lock_file))
@@ -249,14 +365,43 @@ def run_headless(options: AgentOptions) -> int:
             "use `phonet-agent dial` or `phonet-agent --quit`",
             file=sys.stderr,
         )
-        return 0
-    agent = Agent(options)
+        yield False
+        return
     try:
-        return asyncio.run(serve_until_signalled(agent))
-    except KeyboardInterrupt:
-        return 0
+        yield True
     finally:
         lock.release()
+
+
+def run_headless(options: AgentOptions) -> int:
+    """No tray, popups on stdout (contracts.md §2); a second agent says so and leaves."""
+    with _one_agent(options) as mine:
+        if not mine:
+            return 0
+        agent = Agent(options)
+        try:
+            return asyncio.run(serve_until_signalled(agent))
+        except KeyboardInterrupt:
+            return 0
+
+
+def run_desktop(options: AgentOptions) -> int:
+    """The tray agent (issue 3): the tray on the main thread, the agent's loop on a
+    worker thread, desktop popups, hotkey, session lock. Headless when no tray loads."""
+    from agent.desktop.shell import DesktopShell, DesktopUnavailable
+
+    with _one_agent(options) as mine:
+        if not mine:
+            return 0
+        try:
+            shell = DesktopShell()
+        except DesktopUnavailable as exc:
+            log.warning("no tray (%s): running headless", exc)
+            try:
+                return asyncio.run(serve_until_signalled(Agent(replace(options, headless=True))))
+            except KeyboardInterrupt:
+                return 0
+        return shell.run(Agent(replace(options, headless=False, desktop=shell.attach)))
 
 
 def has_display() -> bool:

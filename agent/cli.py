@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from agent.core.errors import AgentError, ConfigError, InvalidInput
+from agent.jobs.cli import add_parsers as add_job_parsers
+from agent.jobs.cli import cmd_import_history, cmd_import_robot
 from agent.paths import DataDir
 
 EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY_REFUSED, EXIT_LICENSE = 0, 2, 3, 4, 5
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="phonet-agent", description="Phonet Agent: the Phonet PBX in your system tray."
     )
+    # --quit, --autostart and --selftest are taken out before parsing (main); listed for --help.
     parser.add_argument("--quit", action="store_true", help="ask a running agent to exit")
     parser.add_argument("--autostart", action="store_true", help="started at logon: quietly")
     parser.add_argument("--selftest", action="store_true", help="print one JSON line of probes")
@@ -54,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulator", help="the Phonet PBX simulator alone", add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER)
 
-    sub.add_parser("window", help="the agent window (started by the agent)")
+    window = sub.add_parser("window", help="the agent window (started by the agent)")
+    window.add_argument("--url", required=True, help="the local API's URL (api.json's url)")
+    window.add_argument("--open", dest="target", help="call:UUID, contact:ID, event:ID, page:NAME")
+    window.add_argument("--debug", action="store_true", help="allow the web inspector")
+    window.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     dial = sub.add_parser("dial", help="ask the running agent to dial")
     dial.add_argument("number", help="a number in any format, or a tel:/callto: URL")
@@ -71,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(secret_set)
     secret_set.add_argument("--server", help="robot-password: the MS SQL server")
     secret_set.add_argument("--user", help="robot-password: the MS SQL user")
+
+    from agent.license.commands import add_parser as add_license_parser
+
+    add_license_parser(sub, _common)  # license show|request|install|issue|keygen (L1, U10)
+
+    add_job_parsers(sub, _common)  # import-history, import-robot (J1, J2)
     return parser
 
 
@@ -84,13 +97,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_cli(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    # The agent process's own options (contracts.md §2) come before any command.
+    flags = {"--quit", "--autostart", "--selftest"}
+    given = {a for a in args_list if a in flags}
+    rest = [a for a in args_list if a not in flags]
+    if "--selftest" in given:
+        from agent.selftest import main as selftest_main
+
+        return selftest_main()
+    if "--quit" in given:
+        return quit_running_agent(rest)
+    args = parser.parse_args(rest)
     handler = COMMANDS.get(args.command or "run")
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
     if args.command is None:
-        args = parser.parse_args(["run", *args_list])
+        args = parser.parse_args(["run", *rest])
+    args.autostart = "--autostart" in given
     try:
         return handler(args)
     except AgentError as exc:
@@ -103,8 +127,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ------------------------------------------------------------------ commands
 
 
+def quit_running_agent(rest: list[str]) -> int:
+    """``--quit``: ask the running agent to exit (the installer does this first)."""
+    data_dir = None
+    if "--data-dir" in rest and rest.index("--data-dir") + 1 < len(rest):
+        data_dir = rest[rest.index("--data-dir") + 1]
+    if sys.platform == "win32":
+        from agent import winsupport
+
+        return EXIT_OK if winsupport.request_quit() else EXIT_UNREACHABLE
+    from agent.local_client import find_running_agent
+
+    endpoint = find_running_agent(DataDir.resolve(data_dir))
+    if endpoint is None:
+        print("phonet-agent: no agent is running")
+        return EXIT_OK
+    endpoint.request("POST", "/api/quit")
+    print("phonet-agent: asked the running agent to quit")
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.app import AgentOptions, has_display, run_headless
+    from agent.app import AgentOptions, has_display, run_desktop, run_headless
     from agent.logs import setup_logging
     from agent.profile import load_profile
     from agent.secrets import Secrets
@@ -122,8 +166,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile.check()
     api_key = Secrets().api_key(profile.domain, profile.ext)
     headless = args.headless or not has_display()
-    if not headless:
-        log.info("a desktop session is present; the tray arrives with the desktop shell")
     options = AgentOptions(
         data_dir=data_dir,
         domain=profile.domain,
@@ -132,9 +174,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         db_url=profile.db or None,
         base_url=profile.base_url or None,
         ca_file=profile.ca_file or None,
-        headless=True,
+        headless=headless,
     )
-    return run_headless(options)
+    return run_headless(options) if headless else run_desktop(options)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -196,8 +238,21 @@ def cmd_secret(args: argparse.Namespace) -> int:
 
 
 def cmd_window(args: argparse.Namespace) -> int:
-    print("phonet-agent: the window arrives with the web UI", file=sys.stderr)
-    return EXIT_USAGE
+    """The pywebview child (agent/window.py): the token comes on stdin or in
+    PHONET_AGENT_TOKEN, never on the command line."""
+    from agent.window import main as window_main
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    return window_main(args.url, args.target, debug=args.debug)
+
+
+def cmd_license(args: argparse.Namespace) -> int:
+    from agent.license.commands import cmd_license as run_license
+
+    return run_license(args)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -207,4 +262,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "configure": cmd_configure,
     "secret": cmd_secret,
     "window": cmd_window,
+    "license": cmd_license,
+    "import-history": cmd_import_history,
+    "import-robot": cmd_import_robot,
 }

@@ -1,4 +1,5 @@
-"""The journal adapter: the runtime's JournalPort over storage (M3, B2, B4).
+"""The journal adapter: the runtime's JournalPort over storage (M3, B2, B4), and the
+history import's merge (J1).
 
 The decisions (what a row becomes) are the core's (agent/core/journal.py); this
 module reads what is stored, asks the core, and writes the answer — all on the
@@ -7,6 +8,10 @@ storage worker thread, in the order the runtime asked.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -16,23 +21,78 @@ from agent.core.journal import JournalEntry, Source, merge_history
 if TYPE_CHECKING:
     from agent.storage.database import Storage
 
+WRITE_DELAY_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedPage:
+    """What :meth:`Journal.import_history` did with one page of history (J1)."""
+
+    added: list[HistoryRecord]  # new rows, source "import"
+    again: list[HistoryRecord]  # imported by an earlier run: their events may be due
+    recorded: int  # calls an agent recorded (live or reconciled): not J1's
+
 
 class Journal:
     def __init__(self, storage: Storage, *, own_ext: str, completed_talk_s: int) -> None:
         self.storage = storage
         self.own_ext = own_ext
         self.completed_talk_s = completed_talk_s
+        self._buffer: dict[str, JournalEntry] = {}  # rows waiting for the next batch
+        self._writer: asyncio.Future[None] | None = None
+        self._hurry = asyncio.Event()  # flush(): write now, do not wait out the delay
+        # Called on the loop with each batch once it is in the database (the window
+        # re-reads the journal then).
+        self.written_listeners: list[Callable[[list[JournalEntry]], None]] = []
 
     @property
     def _checkpoint_key(self) -> str:
         return f"live.covered_until/{self.own_ext}"
 
     async def store(self, entry: JournalEntry) -> None:
-        await self.storage.run(lambda: self.storage.journal.upsert(entry))
+        """Queue a row for the writer; the newest version of each row wins.
+
+        Rows are written in batches at most ``WRITE_DELAY_S`` after they were
+        stored: a busy line becomes one ``upsert_many`` on the worker instead of one
+        hand-over per event (each costs the live path a thread switch). Batches
+        keep the order they were asked in (one writer task at a time). A crash
+        inside that window loses nothing for good: the restart reconciles the gap
+        from the PBX history (B4)."""
+        self._buffer.pop(entry.uuid, None)
+        self._buffer[entry.uuid] = entry
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_soon())
+
+    async def _write_soon(self) -> None:
+        while self._buffer:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), WRITE_DELAY_S)
+            await self._write_batch()
+
+    async def _write_batch(self) -> None:
+        if not self._buffer:
+            return
+        batch = list(self._buffer.values())
+        self._buffer.clear()
+        await self.storage.run(lambda: self.storage.journal.upsert_many(batch))
+        for listener in list(self.written_listeners):
+            listener(batch)
+
+    async def flush(self) -> None:
+        """Everything stored so far is in the database when this returns."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            self._hurry.set()
+            try:
+                await asyncio.shield(writer)
+            finally:
+                self._hurry.clear()
+        await self._write_batch()
 
     async def store_history(self, records: tuple[HistoryRecord, ...], source: Source) -> int:
         """Merge PBX records into the journal: missing rows added, open or estimated
         rows completed, final rows left alone. Returns how many rows changed."""
+        await self.flush()  # our own earlier writes first: this merge must see them
 
         def merge() -> int:
             # Locked read-merge-write, so an import-history process beside us
@@ -47,19 +107,53 @@ class Journal:
                 entry = existing.get(record.uuid)
                 if entry is not None and entry.final:
                     continue
-                changed.append(
-                    merge_history(
-                        entry,
-                        record,
-                        own_ext=self.own_ext,
-                        source=source,
-                        completed_talk_s=self.completed_talk_s,
-                    )
-                )
+                changed.append(self._merged(entry, record, source, self.own_ext))
             self.storage.journal.upsert_many(changed)
             return len(changed)
 
         return await self.storage.run(merge)
+
+    async def import_history(self, records: Sequence[HistoryRecord]) -> ImportedPage:
+        """J1: add the calls no agent recorded, each under its own extension (the team's
+        calls, not this agent's), with ``source: import``; rows already there stay.
+
+        Same locked read-write as :meth:`store_history`. A call imported by an earlier
+        run (``source: import``) is returned in ``again``: a run that died before its
+        events were made makes them when the page comes again (J1, resumable).
+        """
+
+        def merge() -> ImportedPage:
+            with self.storage.atomic():
+                existing = self.storage.journal.get_many([r.uuid for r in records], lock=True)
+                added: dict[str, HistoryRecord] = {}
+                again: dict[str, HistoryRecord] = {}
+                recorded: set[str] = set()
+                for record in records:
+                    entry = existing.get(record.uuid)
+                    if entry is None:
+                        added[record.uuid] = record
+                    elif entry.source is Source.IMPORT:
+                        again[record.uuid] = record
+                    else:
+                        recorded.add(record.uuid)
+                self.storage.journal.upsert_many(
+                    self._merged(None, record, Source.IMPORT, record.ext or "")
+                    for record in added.values()
+                )
+                return ImportedPage(list(added.values()), list(again.values()), len(recorded))
+
+        return await self.storage.run(merge)
+
+    def _merged(
+        self, entry: JournalEntry | None, record: HistoryRecord, source: Source, own_ext: str
+    ) -> JournalEntry:
+        return merge_history(
+            entry,
+            record,
+            own_ext=own_ext,
+            source=source,
+            completed_talk_s=self.completed_talk_s,
+        )
 
     async def save_checkpoint(self, covered_until: datetime) -> None:
         value = covered_until.isoformat()

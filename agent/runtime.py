@@ -44,6 +44,7 @@ from agent.core.journal import JournalEntry, Source
 from agent.core.lines import Line
 from agent.core.phone import Phone
 from agent.core.popups import CallContext, Popup
+from agent.jobs.history_sync import fetch_window
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,8 @@ class Runtime:
         self.outcome_listeners: list[Callable[[JournalEntry, bool], None]] = []
         self.popup_listeners: list[Callable[[Popup], None]] = []
         self.participants: list[Participant] = []
+        # Parts of status() other areas own, by key (the dialer: "dialer").
+        self.status_hooks: dict[str, Callable[[], Any]] = {}
         self.recent_numbers: list[str] = []
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -233,8 +236,11 @@ class Runtime:
         delay = (wake - self.clock()).total_seconds()
         if delay <= 0:
             return self._inbox.get_nowait() if not self._inbox.empty() else None
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+        # that meets an arriving item (CPython gh-86296), and stop() would hang.
         try:
-            return await asyncio.wait_for(self._inbox.get(), timeout=delay)
+            async with asyncio.timeout(delay):
+                return await self._inbox.get()
         except TimeoutError:
             return None
 
@@ -337,13 +343,10 @@ class Runtime:
                 log.exception("state listener failed")
 
     async def _fetch_history(self, effect: FetchHistory) -> None:
-        records: list[HistoryRecord] | None = []
+        # The same pager as the history import (J1): agent/jobs/history_sync.py.
+        records: list[HistoryRecord] | None
         try:
-            async for _, page in self.rest.history_pages(
-                "company", time_from=effect.time_from, time_to=effect.time_to
-            ):
-                assert records is not None
-                records.extend(page)
+            records = await fetch_window(self.rest, effect.time_from, effect.time_to)
         except PbxError as exc:
             log.info("history fetch (%s) failed: %s", effect.purpose, exc)
             records = None
@@ -425,7 +428,7 @@ class Runtime:
 
     def status(self) -> dict[str, Any]:
         phone = self.phone
-        return {
+        status = {
             "connected": phone.link_up,
             "link": "online" if phone.link_up else "offline",
             "extension": phone.config.own_ext,
@@ -433,6 +436,9 @@ class Runtime:
             "lines": [line_json(line) for line in phone.line_list],
             "dialer": {"state": "idle", "paused_until": None, "list_id": None},
         }
+        for key, hook in self.status_hooks.items():
+            status[key] = hook()
+        return status
 
 
 def line_json(line: Line) -> dict[str, Any]:

@@ -4,12 +4,20 @@ Service ``Phonet Agent``; users ``{domain}/{ext}`` (an operator's API key),
 ``{domain}/team`` (the team's default key), ``robot/{server}/{user}`` (the robot
 database password). ``PHONET_API_KEY``, when set, wins for that process only and is
 never saved. Every secret read is registered with the log redactor at once.
+
+The backend: on Windows the Credential Manager, set explicitly (a frozen build has
+no entry points to discover it by); elsewhere keyring's own choice (the Secret
+Service on Linux, the Keychain on macOS). A backend that is no OS keyring — none
+at all, the null one, or keyrings.alt's files (installing that package is enough
+to make its plaintext file the default) — counts as "no keyring": the agent says
+so in words and never writes a secret there.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +57,7 @@ class Secrets:
         self.use_keyring = use_keyring
 
     def get(self, name: SecretName) -> str | None:
-        if not self.use_keyring:
+        if not self.use_keyring or backend_problem() is not None:
             return None
         keyring, errors = _keyring()
         try:
@@ -62,6 +70,9 @@ class Secrets:
 
     def set(self, name: SecretName, value: str) -> None:
         redact_value(value)
+        problem = backend_problem()
+        if problem is not None:
+            raise ConfigError(problem, message_key="error.no_keyring")
         keyring, errors = _keyring()
         try:
             keyring.set_password(SERVICE, name.user, value)
@@ -74,6 +85,8 @@ class Secrets:
             raise ConfigError(f"the keyring refused the secret: {type(exc).__name__}") from exc
 
     def delete(self, name: SecretName) -> None:
+        if backend_problem() is not None:
+            return
         keyring, errors = _keyring()
         try:
             keyring.delete_password(SERVICE, name.user)
@@ -89,6 +102,12 @@ class Secrets:
         if from_env:
             redact_value(from_env)
             return from_env
+        problem = backend_problem()
+        if problem is not None:
+            raise SecretMissing(
+                f"{problem}; for this process only, set {ENV_API_KEY}",
+                message_key="error.no_keyring",
+            )
         for name in (SecretName.api_key(domain, ext), SecretName.team_api_key(domain)):
             value = self.get(name)
             if value:
@@ -99,8 +118,56 @@ class Secrets:
         )
 
 
+NOT_A_KEYRING = (
+    "keyring.backends.fail.",  # none found
+    "keyring.backends.null.",  # stores nothing
+    "keyrings.alt.",  # files in the home directory, plaintext or weakly encrypted
+)
+
+
+def backend_name() -> str:
+    """The keyring backend in use, e.g. ``keyring.backends.SecretService.Keyring``."""
+    keyring, _ = _keyring()
+    backend = keyring.get_keyring()
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def backend_problem() -> str | None:
+    """None when an OS keyring holds the secrets; else what is wrong, in words."""
+    keyring, _ = _keyring()
+    backend = keyring.get_keyring()
+    backends = getattr(backend, "backends", None)  # keyring's chainer: the real ones
+    chosen = list(backends) if backends is not None else [backend]
+    usable = [b for b in chosen if not _module_of(b).startswith(NOT_A_KEYRING)]
+    if usable:
+        return None
+    names = ", ".join(_module_of(b) + type(b).__name__ for b in chosen) or "none"
+    if sys.platform.startswith("linux"):
+        where = (
+            "on Linux a Secret Service must run in the desktop session "
+            "(GNOME Keyring or KWallet), reachable over D-Bus"
+        )
+    else:
+        where = "the operating system's credential store could not be reached"
+    return f"no OS keyring backend is available to keep secrets ({names}): {where}"
+
+
+def _module_of(backend: object) -> str:
+    return type(backend).__module__ + "."
+
+
+_explicit_done = False
+
+
 def _keyring() -> tuple[Any, Any]:
+    global _explicit_done
     import keyring
     import keyring.errors
 
+    if sys.platform == "win32" and not _explicit_done:
+        # The Credential Manager, set explicitly (windows-packaging.md, PyInstaller notes).
+        from agent.winsupport import windows_keyring
+
+        keyring.set_keyring(windows_keyring())
+    _explicit_done = True
     return keyring, keyring.errors

@@ -61,8 +61,8 @@ class Registry:
                 for name, schema, required in ep.query
             ]
             parameters += [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                for name in _path_params(ep.path)
+                {"name": name, "in": "path", "required": True, "schema": schema}
+                for name, schema in _path_params(ep.path)
             ]
             if parameters:
                 op["parameters"] = parameters
@@ -76,7 +76,7 @@ class Registry:
                     "required": True,
                     "content": {"multipart/form-data": {"schema": ep.multipart}},
                 }
-            paths.setdefault(ep.path, {})[ep.method.lower()] = op
+            paths.setdefault(openapi_path(ep.path), {})[ep.method.lower()] = op
         return {
             "openapi": "3.0.3",
             "info": {"title": "Phonet Agent local API", "version": version},
@@ -128,8 +128,30 @@ _REASONS = {
 }
 
 
-def _path_params(path: str) -> list[str]:
-    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
+# Starlette's path converters ({id:int}) as OpenAPI path parameter schemas.
+_CONVERTERS: dict[str, Schema] = {
+    "int": {"type": "integer", "minimum": 0},
+    "float": {"type": "number", "minimum": 0},
+    "path": {"type": "string"},
+    "str": {"type": "string"},
+}
+
+
+def _path_params(path: str) -> list[tuple[str, Schema]]:
+    params = []
+    for part in path.split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            name, _, converter = part[1:-1].partition(":")
+            params.append((name, _CONVERTERS.get(converter or "str", {"type": "string"})))
+    return params
+
+
+def openapi_path(path: str) -> str:
+    """``/api/dial-lists/{id:int}`` as OpenAPI writes it: ``/api/dial-lists/{id}``."""
+    return "/".join(
+        "{" + part[1:-1].partition(":")[0] + "}" if part.startswith("{") else part
+        for part in path.split("/")
+    )
 
 
 def list_of(item: Schema) -> Schema:

@@ -94,7 +94,8 @@ class Guard:
         else:
             auth = headers.get("authorization", "")
             given = auth[7:] if auth.lower().startswith("bearer ") else ""
-        if not given or not hmac.compare_digest(given, self.token):
+        # bytes: compare_digest refuses non-ASCII str (a 500 found by schemathesis)
+        if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
             return 401, "unauthorized", "a valid bearer token is required"
         return None
 

@@ -16,6 +16,7 @@ the extension since that checkpoint is fetched from history and merged.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -97,10 +98,16 @@ class Phone:
         self._gap_from: datetime | None = None
         self._reconcile_due: datetime | None = None
         self._reconciling = False
+        self._finalising = False  # one FINALISE fetch in flight at a time
         self._next_checkpoint: datetime | None = None
         self._seq = 0  # counts call events; see FetchActiveCalls
         self._touched: dict[str, int] = {}  # uuid -> seq of its latest event
         self._contexts: dict[str, CallContext] = {}  # uuid -> what our data says
+        # Deadlines of pending calls as heaps with lazy deletion: a busy hour has
+        # thousands of calls waiting for history, and the runtime asks after every event.
+        self._due_heap: list[tuple[datetime, int, str]] = []
+        self._outcome_heap: list[tuple[datetime, int, str]] = []
+        self._heap_seq = 0
 
     # ------------------------------------------------------------ inputs
 
@@ -158,7 +165,7 @@ class Phone:
         for uuid in gone + [u for u in self._entries if u not in active]:
             ended = self._entries.pop(uuid, None)
             if ended is not None and uuid not in self._pending:
-                self._pending[uuid] = _Pending(ended, now, due_at=now)
+                self._add_pending(_Pending(ended, now, due_at=now))
         return effects
 
     def history_fetched(
@@ -170,6 +177,8 @@ class Phone:
     ) -> list[Effect]:
         effects: list[Effect] = []
         unknown: list[HistoryRecord] = []
+        if purpose is FetchPurpose.FINALISE:
+            self._finalising = False
         for record in records:
             pending = self._pending.pop(record.uuid, None)
             if pending is not None:  # matched by uuid, whatever the record's legs say
@@ -187,6 +196,8 @@ class Phone:
         return effects
 
     def history_failed(self, purpose: FetchPurpose, now: datetime) -> list[Effect]:
+        if purpose is FetchPurpose.FINALISE:
+            self._finalising = False
         if purpose is FetchPurpose.RECONCILE:
             self._reconciling = False
             self._reconcile_due = now + RECONCILE_RETRY
@@ -216,9 +227,47 @@ class Phone:
 
     # ------------------------------------------------------------ the clock
 
+    def _add_pending(self, pending: _Pending) -> None:
+        self._pending[pending.entry.uuid] = pending
+        self._push_due(pending)
+        self._heap_seq += 1
+        item = (self._outcome_deadline(pending), self._heap_seq, pending.entry.uuid)
+        heapq.heappush(self._outcome_heap, item)
+
+    def _push_due(self, pending: _Pending) -> None:
+        if pending.due_at is not None:
+            self._heap_seq += 1
+            heapq.heappush(self._due_heap, (pending.due_at, self._heap_seq, pending.entry.uuid))
+
+    def _first_due(self) -> datetime | None:
+        heap = self._due_heap
+        while heap:
+            at, _, uuid = heap[0]
+            pending = self._pending.get(uuid)
+            if pending is not None and pending.due_at == at:
+                return at
+            heapq.heappop(heap)  # stale: finished, or moved to a later attempt
+        return None
+
+    def _first_outcome(self) -> datetime | None:
+        heap = self._outcome_heap
+        while heap:
+            at, _, uuid = heap[0]
+            pending = self._pending.get(uuid)
+            if pending is not None and not pending.announced:
+                return at
+            heapq.heappop(heap)
+        return None
+
     def next_wakeup(self) -> datetime | None:
-        times = [p.due_at for p in self._pending.values() if p.due_at is not None]
-        times += [self._outcome_deadline(p) for p in self._pending.values() if not p.announced]
+        times: list[datetime] = []
+        if not self._finalising:  # while a fetch is out, its answer wakes us
+            first_due = self._first_due()
+            if first_due is not None:
+                times.append(first_due)
+        first_outcome = self._first_outcome()
+        if first_outcome is not None:
+            times.append(first_outcome)
         if self._reconcile_due is not None and not self._reconciling:
             times.append(self._reconcile_due)
         if self._next_checkpoint is not None:
@@ -229,13 +278,17 @@ class Phone:
 
     def wake(self, now: datetime) -> list[Effect]:
         effects: list[Effect] = []
-        due = [p for p in self._pending.values() if p.due_at is not None and p.due_at <= now]
-        if due:
-            effects.append(self._fetch_for(due, now))
-        for pending in self._pending.values():
-            if not pending.announced and self._outcome_deadline(pending) <= now:
-                pending.announced = True
-                effects.append(AnnounceOutcome(pending.entry, provisional=True))
+        if not self._finalising:
+            due: list[_Pending] = []
+            while (first := self._first_due()) is not None and first <= now:
+                due.append(self._pending[heapq.heappop(self._due_heap)[2]])
+            if due:
+                self._finalising = True
+                effects.append(self._fetch_for(due))
+        while (first := self._first_outcome()) is not None and first <= now:
+            pending = self._pending[heapq.heappop(self._outcome_heap)[2]]
+            pending.announced = True
+            effects.append(AnnounceOutcome(pending.entry, provisional=True))
         if self._reconcile_due is not None and self._reconcile_due <= now:
             effects += self._start_reconcile(now)
         if self._next_checkpoint is not None and self._next_checkpoint <= now:
@@ -275,8 +328,10 @@ class Phone:
             talk_s = entry.talk_s
             self._entries.pop(entry.uuid, None)
             if not entry.final:
-                self._pending[entry.uuid] = _Pending(
-                    entry, event.at, due_at=event.at + timedelta(seconds=FINALISE_AFTER_S[0])
+                self._add_pending(
+                    _Pending(
+                        entry, event.at, due_at=event.at + timedelta(seconds=FINALISE_AFTER_S[0])
+                    )
                 )
         else:
             self._entries[entry.uuid] = entry
@@ -303,17 +358,24 @@ class Phone:
             effects.append(AnnounceOutcome(entry, provisional=False))
         return effects
 
-    def _fetch_for(self, due: list[_Pending], now: datetime) -> FetchHistory:
+    def _fetch_for(self, due: list[_Pending]) -> FetchHistory:
+        """One history window over every call now due. The window is drawn from the
+        PBX's own times (the calls' hang-ups), so our clock's skew does not matter."""
         for pending in due:
             pending.attempt += 1
             if pending.attempt < len(FINALISE_AFTER_S):
-                pending.due_at = pending.ended_at + timedelta(
-                    seconds=FINALISE_AFTER_S[pending.attempt]
+                pending.due_at = max(
+                    pending.ended_at + timedelta(seconds=FINALISE_AFTER_S[pending.attempt]),
+                    (pending.due_at or pending.ended_at) + timedelta(seconds=1),
                 )
+                self._push_due(pending)
             else:
                 pending.due_at = None  # given up: a later reconcile may still fill it
-        earliest = min(p.entry.end_at or p.entry.dial_at for p in due)
-        return FetchHistory(earliest - WINDOW_MARGIN, now + WINDOW_MARGIN, FetchPurpose.FINALISE)
+        ends = [p.entry.end_at or p.ended_at for p in due]
+        starts = [p.entry.end_at or p.entry.dial_at for p in due]
+        return FetchHistory(
+            min(starts) - WINDOW_MARGIN, max(ends) + WINDOW_MARGIN, FetchPurpose.FINALISE
+        )
 
     def _outcome_deadline(self, pending: _Pending) -> datetime:
         return pending.ended_at + timedelta(seconds=self.config.outcome_wait_s)

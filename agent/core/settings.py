@@ -17,6 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
+from agent.core.contact_stats import check_thresholds
+from agent.core.contacts import check_search_fields
+from agent.core.schedule import schedule_problem
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
@@ -114,13 +118,17 @@ class TeamSettings:
 
     domain: str = _setting("", doc="G1 Phonet domain")
     history_import: bool = _setting(False, doc="G2 history import job on/off")
-    history_schedule: str = _setting("every 15 min 08:00-21:00", doc="G2 schedule")
+    history_schedule: str = _setting(
+        "every 15 min 08:00-21:00", schedule_problem, doc="G2 schedule (docs/schedules.md)"
+    )
     extension_users: dict[str, str] = _setting({}, doc="G3 extension -> operator name")
     completed_talk_s: int = _setting(10, _range(0, 3600), doc="G4 talk s a call must exceed")
     event_call_id_field: str = _setting("call_uuid", doc="G5 field holding the call id")
     event_number_field: str = _setting("number", doc="G5 field holding the number")
     robot_import: bool = _setting(False, doc="G6 robot job on/off")
-    robot_schedule: str = _setting("every 30 min 08:00-21:00", doc="G6 schedule")
+    robot_schedule: str = _setting(
+        "every 30 min 08:00-21:00", schedule_problem, doc="G6 schedule (docs/schedules.md)"
+    )
     robot_server: str = _setting("", doc="G6 MS SQL server")
     robot_database: str = _setting("", doc="G6 database")
     robot_user: str = _setting("", doc="G6 user (the password is in the keyring)")
@@ -130,11 +138,24 @@ class TeamSettings:
     calling_window: dict[str, Any] | None = _setting(
         DEFAULT_CALLING_WINDOW, _calling_window, doc="B3 calling hours, contact's local time"
     )
+    missed_claim_min: int = _setting(
+        60, _range(1, 24 * 60), doc='B10 a call-back claim ("I am calling back") lasts N min'
+    )
+    missed_days: int = _setting(
+        7, _range(1, 90), doc="M7, B11 missed calls looked back over (days)"
+    )
     time_zone: str = _setting("Europe/Kyiv", _time_zone, doc="team time zone")
     default_region: str = _setting("UA", doc="numbers without a country code")
-    abc_thresholds: list[int] = _setting([80, 95], doc="ABC classes: cumulative revenue %")
+    abc_thresholds: list[int] = _setting(
+        [80, 95], check_thresholds, doc="M6 ABC classes: cumulative revenue % of A, of A+B"
+    )
     outcome_wait_s: int = _setting(15, _range(1, 600), doc="B2 wait for the PBX disposition")
     history_lookback_days: int = _setting(7, _range(1, 365), doc="J1 first run look-back")
+    job_lease_s: float = _setting(
+        60.0, _range(0.2, 3600), doc="B5 a job's lease; another agent takes over after it"
+    )
+    heartbeat_s: float = _setting(15.0, _range(0.05, 3600), doc="B5 presence heartbeat")
+    presence_stale_beats: int = _setting(3, _range(1, 100), doc="B5 missed beats: offline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +168,20 @@ class OperatorSettings:
     reconnect_max_s: float = _setting(60.0, _range(0.01, 3600), doc="U3 backoff cap")
     dnd_code: str = _setting("", _dnd_code, doc="U4 DND combination")
     dial_pause_s: float = _setting(10.0, _range(0, 3600), doc="U5 pause between auto-dial calls")
+    busy_timeout_s: float = _setting(
+        0.0, _range(0, 600), doc="U5 hang up an auto-dial call unanswered after N s; 0: never"
+    )
     retry: dict[str, Any] = _setting(DEFAULT_RETRY, _retry, doc="U6 postpone and retries")
     on_complete: Literal["done", "remove"] = _setting("done", doc="U6 completed contact")
+    on_exhausted: Literal["park", "remove"] = _setting(
+        "park", doc="U6 past the retry limit: keep the entry (exhausted) or remove it"
+    )
     smart_mode: bool = _setting(True, doc="U6a/A4 smart ordering")
     sort_field: str = _setting("", doc="U6 extra sort field (contact attribute)")
     sort_descending: bool = _setting(False, doc="U6 extra sort direction")
-    search_fields: list[list[str]] = _setting([["phone"]], doc="U7 number fields")
+    search_fields: list[list[str]] = _setting(
+        [["phone"]], check_search_fields, doc="U7 number fields; each list concatenated"
+    )
     create_event_on_answer: bool = _setting(False, doc="U8 create an event on answer")
     open_contact_on_answer: bool = _setting(False, doc="U8 open the contact card")
     event_defaults: dict[str, Any] = _setting({}, doc="U8 default field values")

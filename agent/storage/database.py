@@ -15,6 +15,7 @@ import asyncio
 import functools
 import logging
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,9 +26,9 @@ from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar
 
 import peewee as pw
-import psycopg2
 
 from agent.core.errors import StorageError
+from agent.pg_driver import enable_postgresql
 from agent.storage.repositories import JournalRepository, KeyValueRepository, SettingsRepository
 from agent.storage.schema import migrate, schema_version, write_transaction
 from agent.storage.urls import DatabaseUrl, parse_database_url
@@ -41,7 +42,11 @@ SQLITE_BUSY_TIMEOUT_S: Final = 15.0
 """How long a writer waits for another (an import, a second agent) before failing."""
 PG_CONNECT_TIMEOUT_S: Final = 10
 
-_DRIVER_ERRORS = (pw.PeeweeException, sqlite3.Error, psycopg2.Error)
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    """The errors a driver raises; psycopg2's only once it is loaded (agent/pg_driver.py)."""
+    pg = sys.modules.get("psycopg2")
+    return (pw.PeeweeException, sqlite3.Error, *((pg.Error,) if pg is not None else ()))
 
 
 class _PostgresqlDatabase(pw.PostgresqlDatabase):
@@ -69,6 +74,7 @@ def create_database(url: str | DatabaseUrl) -> pw.Database:
             ],
             autoconnect=False,
         )
+    enable_postgresql()
     params: dict[str, Any] = {
         "connect_timeout": PG_CONNECT_TIMEOUT_S,
         "application_name": "phonet-agent",
@@ -117,7 +123,7 @@ def _connect(db: pw.Database, url: DatabaseUrl) -> None:
             raise StorageError(
                 _message(f"cannot open the database {url.display}", exc, url)
             ) from exc
-        except _DRIVER_ERRORS as exc:
+        except _driver_errors() as exc:
             raise StorageError(
                 _message(f"cannot open the database {url.display}", exc, url)
             ) from exc
@@ -163,6 +169,7 @@ class Storage:
         self.settings = SettingsRepository(self.db)
         self._executor: ThreadPoolExecutor | None = None
         self._worker_ident: int | None = None
+        self._reader: ThreadPoolExecutor | None = None  # lookups: see read()
 
     def __repr__(self) -> str:
         return f"Storage({self.url.display!r})"
@@ -203,6 +210,12 @@ class Storage:
 
     async def close(self) -> None:
         """Close the connection and stop the worker; calling it twice is harmless."""
+        if self.url.dialect == "sqlite" and self._executor is not None:
+            self._close_connection()  # this thread's own, opened by an inline read()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await asyncio.wrap_future(reader.submit(self._close_connection))
+            reader.shutdown(wait=True)
         if self._executor is not None:
             try:
                 await self.run(self._close_connection)
@@ -255,6 +268,32 @@ class Storage:
             self._guarded, functools.partial(fn, *args, **kwargs)
         )
         return await asyncio.wrap_future(future)
+
+    async def read(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a read-only ``fn`` on a connection of its own, never behind the writer.
+
+        For lookups on the hot path (the contact of a ringing call, B13): they must
+        not queue behind the writer's batch of journal rows. PostgreSQL reads go to
+        a reader thread; SQLite reads run inline (below). SQLite in WAL mode and
+        PostgreSQL both let a reader see every committed write without waiting.
+        Never write from here.
+        """
+        if self._executor is None:
+            raise StorageError(f"{self!r} is not started (or already closed)")
+        if self.url.dialect == "sqlite":
+            # A local SQLite read takes tens of microseconds: cheaper inline on the
+            # caller's own connection than the hop to a thread (hundreds, and worse
+            # on a busy machine). WAL readers never wait for the writer.
+            return self._guarded_read(functools.partial(fn, *args, **kwargs))
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-read")
+        future = self._reader.submit(self._guarded_read, functools.partial(fn, *args, **kwargs))
+        return await asyncio.wrap_future(future)
+
+    def _guarded_read(self, work: Callable[[], T]) -> T:
+        if self.db.is_closed():  # peewee keeps one connection per thread
+            _connect(self.db, self.url)
+        return self._guarded(work)
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` on the worker and wait for it, blocking (never from the event loop).
@@ -323,7 +362,7 @@ class Storage:
             return work()
         except StorageError:
             raise
-        except _DRIVER_ERRORS as exc:
+        except _driver_errors() as exc:
             raise StorageError(_message(f"database {self.url.display}", exc, self.url)) from exc
 
     def _reconnect_if_lost(self) -> None:
@@ -335,6 +374,6 @@ class Storage:
         log.warning("database %s: connection lost, reconnecting", self.url.display)
         try:
             db.close()
-        except _DRIVER_ERRORS:
+        except _driver_errors():
             db.dispose()
         _connect(db, self.url)

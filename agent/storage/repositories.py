@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import peewee as pw
-from psycopg2.extras import execute_values
 
 from agent.core.errors import InvalidInput
 from agent.core.events import Direction, normalise_uuid
@@ -180,6 +179,8 @@ class JournalRepository:
             cursor = self._db.cursor()  # type: ignore[no-untyped-call]
             if isinstance(self._db, pw.PostgresqlDatabase):
                 sql = f"{_UPSERT_HEAD}%s{_UPSERT_TAIL}"
+                from psycopg2.extras import execute_values  # loaded only for PostgreSQL
+
                 execute_values(cursor, sql, rows, page_size=_INSERT_CHUNK)
             else:
                 placeholders = ", ".join("?" * len(_CALL_FIELDS))

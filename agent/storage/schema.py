@@ -60,29 +60,41 @@ def schema_version(db: pw.Database) -> int:
     return int(value or 0)
 
 
-def migrate(db: pw.Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
-    """Apply the pending ``migrations`` to the connected ``db``; return their versions.
+def applied_versions(db: pw.Database) -> set[int]:
+    """Every migration recorded in ``schema_version`` (empty for a new database)."""
+    if not db.table_exists("schema_version"):
+        return set()
+    query = SchemaVersionRow.select(SchemaVersionRow.version).tuples()
+    return {int(v) for (v,) in query.execute(db)}
 
-    Raises :class:`StorageError` when the database is newer than this agent (an
-    older agent must not write a schema it does not know) or a migration fails.
+
+def migrate(db: pw.Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply every migration not yet recorded to the connected ``db``; return their versions.
+
+    Numbers are reserved in blocks per feature (docs/architecture/storage.md), so a
+    database may hold 0020 and not yet 0010 (a branch that landed later): what counts
+    is which migrations are recorded, not the highest one. They run in number order.
+    Raises :class:`StorageError` when the database is newer than this agent (an older
+    agent must not write a schema it does not know) or a migration fails.
     """
     latest = migrations[-1].version if migrations else 0
-    current = schema_version(db)  # without the lock: the usual start finds nothing to do
-    _refuse_newer(current, latest)
-    if current == latest:
+    known = {m.version for m in migrations}
+    done = applied_versions(db)  # without the lock: the usual start finds nothing to do
+    _refuse_newer(max(done - known, default=0), latest)
+    if known <= done:
         return []
     with _exclusive(db):
         run_sql(db, _CREATE_VERSION_TABLE.format(timestamp=types_for(db).timestamp))
-        current = schema_version(db)
-        _refuse_newer(current, latest)
+        done = applied_versions(db)
+        _refuse_newer(max(done - known, default=0), latest)
         applied = []
         for migration in migrations:
-            if migration.version <= current:
+            if migration.version in done:
                 continue
             _apply(db, migration)
             applied.append(migration.version)
     if applied:
-        log.info("database schema migrated to version %d (applied %s)", latest, applied)
+        log.info("database schema migrated (applied %s)", applied)
     return applied
 
 

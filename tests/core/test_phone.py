@@ -253,3 +253,18 @@ def test_an_active_calls_answer_older_than_the_stream_does_not_end_a_new_line() 
     phone.active_calls([], at(2), asked.seq)
     assert [ln.call.uuid for ln in phone.line_list] == [c.uuid]
     assert popups(phone.feed(CallHungUp(c, at(3)))) == ["popup hangup in +380442249895"]
+
+
+def test_only_one_history_fetch_for_finished_calls_is_out_at_a_time() -> None:
+    phone = online_phone()
+    for n in range(3):
+        c = call(f"{n}" * 32)
+        phone.feed(CallDialed(c, at(n)))
+        phone.feed(CallHungUp(c, at(n + 1)))
+    first = [e for e in phone.wake(at(10)) if isinstance(e, FetchHistory)]
+    assert len(first) == 1 and first[0].time_to >= at(3)
+    assert not [e for e in phone.wake(at(11)) if isinstance(e, FetchHistory)]
+    wake = phone.next_wakeup()
+    assert wake is None or wake > at(11), "no busy wake-up while the fetch is out"
+    phone.history_fetched(FetchPurpose.FINALISE, [], at(11), at(11))
+    assert phone.next_wakeup() is not None

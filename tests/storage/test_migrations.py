@@ -206,3 +206,22 @@ def test_the_column_types_given_to_migrations_work_on_both_engines(db_url: str) 
         (1, "a", "{}", False),
         (2, "b", "{}", False),
     ]
+
+
+def test_a_migration_of_a_lower_block_that_landed_later_is_still_applied(db_url: str) -> None:
+    """Feature areas own blocks of numbers (0010…, 0020…): a database that already
+    has 0020 must still get 0010 when it arrives."""
+    made: list[str] = []
+
+    def table(name: str) -> Migration:
+        version = int(name[1:])
+        return Migration(version, name, lambda db: made.append(name))
+
+    db = open_database(db_url)
+    try:
+        assert migrate(db, (table("m20"),)) == [20]
+        assert migrate(db, (table("m10"), table("m20"))) == [10]
+        assert made == ["m20", "m10"]
+        assert migrate(db, (table("m10"), table("m20"))) == []
+    finally:
+        db.close()

@@ -246,3 +246,22 @@ def test_a_postgresql_session_speaks_utc(pg_url: str) -> None:
         assert run_sql(db, "SHOW TIME ZONE").fetchone()[0] == "UTC"
     finally:
         db.close()
+
+
+async def test_a_lookup_reads_on_its_own_thread_and_does_not_queue_behind_writes(
+    db_url: str,
+) -> None:
+    storage = Storage(db_url)
+    await storage.start()
+    try:
+        release = threading.Event()
+        writer_busy = asyncio.ensure_future(storage.run(release.wait, 10))
+        await asyncio.sleep(0.05)
+        assert not writer_busy.done(), "the writer is held"
+        assert await asyncio.wait_for(storage.read(storage.journal.count), 5) == 0
+        reader = await storage.read(threading.get_ident)
+        assert reader != storage._worker_ident
+        release.set()
+        await writer_busy
+    finally:
+        await storage.close()

@@ -9,12 +9,25 @@ Never edit a migration that has shipped: add the next one.
 
 from __future__ import annotations
 
-from agent.storage.migrations import m0001_journal, m0002_state
+from agent.storage.migrations import (
+    m0001_journal,
+    m0002_state,
+    m0010_contacts,
+    m0011_events,
+    m0012_sales,
+    m0020_dialer,
+    m0030_jobs,
+)
 from agent.storage.migrations.base import Migration, migrations_from
 
 MIGRATIONS: tuple[Migration, ...] = migrations_from(
     m0001_journal,
     m0002_state,
+    m0010_contacts,
+    m0011_events,
+    m0012_sales,
+    m0020_dialer,
+    m0030_jobs,
 )
 
 __all__ = ["MIGRATIONS", "Migration"]

@@ -26,16 +26,21 @@ _MODULE_NAME = re.compile(r"m(\d{4})_([a-z0-9_]+)")
 
 
 def migrations_from(*modules: ModuleType) -> tuple[Migration, ...]:
-    """The modules ``mNNNN_name`` as migrations; numbered 1, 2, 3… with no gap."""
-    found = []
-    for expected, module in enumerate(modules, start=1):
+    """The modules ``mNNNN_name`` as migrations, listed in ascending order.
+
+    Numbers may leave gaps: each feature area owns a block of them (contacts
+    0010–0019, dialer 0020–0029, …, docs/architecture/storage.md), so areas
+    developed side by side never collide.
+    """
+    found: list[Migration] = []
+    for module in modules:
         short = module.__name__.rpartition(".")[2]
         match = _MODULE_NAME.fullmatch(short)
         if match is None:
             raise RuntimeError(f"migration module {short!r} is not named mNNNN_name")
         version = int(match.group(1))
-        if version != expected:
-            raise RuntimeError(f"migration {short!r} is listed as number {expected}")
+        if found and version <= found[-1].version:
+            raise RuntimeError(f"migration {short!r} is listed after {found[-1].version:04d}")
         found.append(Migration(version, match.group(2), module.up))
     return tuple(found)
 

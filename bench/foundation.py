@@ -1,0 +1,256 @@
+"""The agent's own path: live frame → popup, idle memory, start → connected (issue 2).
+
+- frame → popup: 10k live frames (dial/bridge/hangup of 3,334 calls) pushed through the
+  simulator's real WebSocket into an in-process headless agent; latency from the frame's
+  arrival at the live client to the popup handed to the popup port. Baseline: a bare
+  websockets client receiving the same frames and only decoding the JSON.
+- idle RSS of a connected headless agent subprocess; baseline: a bare interpreter that
+  imports the same libraries.
+- start → connected of that subprocess (spawn to ``status.connected``); baseline: a
+  fresh interpreter importing websockets and opening the same live stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from agent.app import Agent, AgentOptions
+from agent.paths import DataDir
+from agent.simulator import SimControl, SimulatorInfo
+
+FRAMES = 10_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _frames(calls: int) -> list[dict[str, Any]]:
+    now_ms = int(time.time() * 1000)
+    out: list[dict[str, Any]] = []
+    for i in range(calls):
+        uuid = f"{i:032x}"
+        base = {
+            "accountDomain": "sim.phonet.local",
+            "uuid": uuid,
+            "parentUuid": None,
+            "dialAt": now_ms,
+            "bridgeAt": None,
+            "lgDirection": 4,
+            "leg": {"id": 1, "ext": "001", "displayName": "Bench"},
+            "leg2": None,
+            "otherLegs": [{"id": i, "name": None, "num": f"+38044{i % 10**7:07d}"}],
+            "trunkNum": "+380442246595",
+            "trunkName": "bench",
+        }
+        out.append({**base, "event": "call.dial", "serverTime": now_ms})
+        out.append({**base, "event": "call.bridge", "bridgeAt": now_ms + 1000})
+        out.append(
+            {**base, "event": "call.hangup", "bridgeAt": now_ms + 1000, "serverTime": now_ms + 5000}
+        )
+    return out[:FRAMES]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class _NullPopups:
+    def show(self, popup: object) -> None:
+        pass
+
+
+async def _agent_latency(info: Any, frames: list[dict[str, Any]], data: Path) -> list[float]:
+    agent = Agent(
+        AgentOptions(
+            data_dir=DataDir(data).ensure(),
+            domain=info.domain,
+            ext="001",
+            api_key=info.api_key,
+            base_url=info.base_url,
+            headless=True,
+            banner=lambda line: None,
+        )
+    )
+    await agent.start()
+    assert agent.runtime is not None
+    agent.runtime.popups = _NullPopups()
+    agent.runtime.stats.keep_latencies = True
+    await asyncio.wait_for(agent.runtime.online.wait(), 10)
+    async with httpx.AsyncClient(base_url=info.base_url) as client:
+        for frame in frames:
+            await client.post("/_sim/push", json={"subscriber": "001", "frame": frame})
+    deadline = time.monotonic() + 30
+    while agent.runtime.stats.frames < len(frames) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    latencies = [ns / 1e6 for ns in agent.runtime.stats.popup_latency_ns]
+    await agent.stop()
+    return latencies
+
+
+async def _bare_latency(info: Any, frames: list[dict[str, Any]]) -> list[float]:
+    url = f"{info.ws_url}?domain={info.domain}&apiKey={info.api_key}&subscriber=001"
+    latencies: list[float] = []
+    async with websockets.connect(url) as ws:
+
+        async def push() -> None:
+            async with httpx.AsyncClient(base_url=info.base_url) as client:
+                for frame in frames:
+                    await client.post("/_sim/push", json={"subscriber": "001", "frame": frame})
+
+        pusher = asyncio.create_task(push())
+        for _ in frames:
+            raw = await ws.recv()
+            t0 = time.perf_counter_ns()
+            json.loads(raw)
+            latencies.append((time.perf_counter_ns() - t0) / 1e6)
+        await pusher
+    return latencies
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# The libraries the idle agent has loaded (peewee as the agent imports it: without
+# psycopg2, see agent/pg_driver.py).
+BARE_IMPORTS = (
+    "import httpx, websockets, starlette.applications, uvicorn, phonenumbers, platformdirs, "
+    "truststore, filelock, sqlite3; import agent, peewee; import time; "
+    "print('ready', flush=True); time.sleep(60)"
+)
+
+
+def _subprocess_agent(info: Any, data: Path) -> tuple[float, int]:
+    env = {**os.environ, "PHONET_API_KEY": info.api_key}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent", "run", "--headless", "--data-dir", str(data),
+         "--base-url", info.base_url, "--domain", info.domain, "--ext", "001"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+    )  # fmt: skip
+    connected_s = float("nan")
+    try:
+        api_file = data / "api.json"
+        while time.perf_counter() - t0 < 30:
+            if api_file.exists():
+                try:
+                    api = json.loads(api_file.read_text())
+                    status = httpx.get(
+                        api["url"] + "/api/status",
+                        headers={"Authorization": f"Bearer {api['token']}"},
+                        timeout=2,
+                    ).json()
+                    if status["connected"]:
+                        connected_s = time.perf_counter() - t0
+                        break
+                except (ValueError, KeyError, httpx.HTTPError):
+                    pass
+            time.sleep(0.01)
+        time.sleep(3.0)  # idle
+        rss = _rss_kb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return connected_s, rss
+
+
+def _bare_rss() -> int:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_IMPORTS], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        time.sleep(1.0)
+        return _rss_kb(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _bare_connect(info: Any) -> float:
+    url = f"{info.ws_url}?domain={info.domain}&apiKey={info.api_key}&subscriber=001"
+    code = (
+        "import asyncio, sys, websockets\n"
+        "async def main():\n"
+        "    async with websockets.connect(sys.argv[1]) as ws: pass\n"
+        "asyncio.run(main())\n"
+    )
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, url], check=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+class _SimulatorProcess:
+    """The simulator in its own process, as a remote PBX would be: it must not share
+    the agent's interpreter (and GIL) while the agent is being measured."""
+
+    def __enter__(self) -> SimulatorInfo:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "simulator", "--operator-answer-s", "0.05"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        banner = json.loads(self.proc.stdout.readline())
+        return SimulatorInfo(**banner)
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def run() -> list[dict[str, Any]]:
+    frames = _frames((FRAMES + 2) // 3)
+    with _SimulatorProcess() as info, tempfile.TemporaryDirectory() as tmp:
+        control = SimControl(info.base_url)
+        control.add_user("001", "Bench", "bench@example.org")
+        agent_ms = asyncio.run(_agent_latency(info, frames, Path(tmp) / "lat"))
+        control.reset()
+        control.add_user("001", "Bench", "bench@example.org")
+        bare_ms = asyncio.run(_bare_latency(info, frames))
+        control.reset()
+        connected_s, rss_kb = _subprocess_agent(info, Path(tmp) / "proc")
+        bare_rss_kb = _bare_rss()
+        bare_connect_s = statistics.median(_bare_connect(info) for _ in range(3))
+    rows = []
+    for label, q in (("p50", 0.50), ("p99", 0.99)):
+        value, base = _pct(agent_ms, q), _pct(bare_ms, q)
+        rows.append({
+            "name": f"live frame → popup {label} ({len(agent_ms)} popups of {len(frames)} frames)",
+            "value": value, "unit": "ms",
+            "baseline_name": f"bare client: receive → json.loads {label}", "baseline_value": base,
+            "ratio": value / base if base else None,
+            "goal": "p99 ≤ 10 ms" if label == "p99" else "—",
+        })  # fmt: skip
+    rows.append({
+        "name": "idle RSS, connected headless agent", "value": rss_kb / 1024, "unit": "MB",
+        "baseline_name": "bare interpreter importing the same libraries",
+        "baseline_value": bare_rss_kb / 1024,
+        "ratio": rss_kb / bare_rss_kb if bare_rss_kb else None, "goal": "≤ 50 MB",
+    })  # fmt: skip
+    rows.append({
+        "name": "start → connected (process spawn to status.connected)", "value": connected_s,
+        "unit": "s", "baseline_name": "fresh interpreter: import websockets + connect",
+        "baseline_value": bare_connect_s,
+        "ratio": connected_s / bare_connect_s if bare_connect_s else None, "goal": "≤ 1.0 s",
+    })  # fmt: skip
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
