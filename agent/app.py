@@ -385,16 +385,17 @@ def run_headless(options: AgentOptions) -> int:
             return 0
 
 
-def run_desktop(options: AgentOptions) -> int:
+def run_desktop(options: AgentOptions, *, wait_for_tray_s: float = 2.0) -> int:
     """The tray agent (issue 3): the tray on the main thread, the agent's loop on a
-    worker thread, desktop popups, hotkey, session lock. Headless when no tray loads."""
+    worker thread, desktop popups, hotkey, session lock. Headless when no tray loads.
+    ``wait_for_tray_s``: how long a missing tray host may take to appear (logon)."""
     from agent.desktop.shell import DesktopShell, DesktopUnavailable
 
     with _one_agent(options) as mine:
         if not mine:
             return 0
         try:
-            shell = DesktopShell()
+            shell = DesktopShell(wait_for_tray_s=wait_for_tray_s)
         except DesktopUnavailable as exc:
             log.warning("no tray (%s): running headless", exc)
             try:

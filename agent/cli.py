@@ -176,7 +176,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         ca_file=profile.ca_file or None,
         headless=headless,
     )
-    return run_headless(options) if headless else run_desktop(options)
+    if headless:
+        return run_headless(options)
+    # Started at logon, the panel (the tray host) may come up after us (contracts.md §2).
+    return run_desktop(options, wait_for_tray_s=20.0 if getattr(args, "autostart", False) else 2.0)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -156,18 +156,17 @@ def _module_of(backend: object) -> str:
     return type(backend).__module__ + "."
 
 
-_explicit_done = False
-
-
 def _keyring() -> tuple[Any, Any]:
-    global _explicit_done
     import keyring
     import keyring.errors
 
-    if sys.platform == "win32" and not _explicit_done:
-        # The Credential Manager, set explicitly (windows-packaging.md, PyInstaller notes).
-        from agent.winsupport import windows_keyring
+    if sys.platform == "win32":
+        # The Credential Manager, set explicitly: a frozen build has no entry points to
+        # find it by (windows-packaging.md, "PyInstaller notes").
+        from keyring.backends.Windows import WinVaultKeyring
 
-        keyring.set_keyring(windows_keyring())
-    _explicit_done = True
+        if not isinstance(keyring.get_keyring(), WinVaultKeyring):
+            from agent.winsupport import windows_keyring
+
+            keyring.set_keyring(windows_keyring())
     return keyring, keyring.errors

@@ -64,6 +64,18 @@ class Notices(Protocol):
     ) -> bool: ...
 
 
+async def _find_contact(services: Any, number: str) -> int | None:
+    """The id of the contact a number belongs to (issue 4's contacts), if any."""
+    find = getattr(getattr(services, "contacts", None), "find_contact", None)
+    if find is None:
+        return None
+    try:
+        contact = await find(number)
+    except AgentError:
+        return None
+    return getattr(contact, "id", None) if contact is not None else None
+
+
 class DesktopActions:
     def __init__(
         self,
@@ -231,18 +243,38 @@ class DesktopActions:
         self.spawn(self.runtime.dial(number), "popup call back")
 
     def open_contact(self, number: str) -> None:
-        self.open_window(f"number:{number}")
+        """The contact card when the number is a contact's (U7), else the number's page."""
 
-    def create_event(self, call_uuid: str, number: str) -> None:
+        async def find() -> None:
+            contact = await _find_contact(self.services, number)
+            self.open_window(f"contact:{contact}" if contact is not None else f"number:{number}")
+
+        self.spawn(find(), "popup open contact")
+
+    def create_event(self, call_uuid: str, number: str, direction: str) -> None:
+        """B6: the call's event (with the operator's defaults, U8), opened in the window."""
         events = getattr(self.services, "events", None)
-        create = getattr(events, "create_for_call", None)
-        if create is None:
+        if events is None or not hasattr(events, "create_event"):
             self.open_window(f"call:{call_uuid}")
             return
 
         async def make() -> None:
-            event_id = await create(call_uuid)
-            self.open_window(f"event:{event_id}")
+            from agent.core.call_events import draft_on_answer
+
+            existing = events.open_event_for(call_uuid)
+            if existing is None:
+                operator = getattr(self.agent, "operator", None)
+                draft = draft_on_answer(
+                    getattr(operator, "event_defaults", {}),
+                    call_uuid=call_uuid,
+                    number=number,
+                    contact_id=await _find_contact(self.services, number),
+                    operator_ext=self.own_ext,
+                    direction=direction,
+                    at=self.clock(),
+                )
+                existing = await events.create_event(draft)
+            self.open_window(f"event:{existing.id}")
 
         self.spawn(make(), "popup create event")
 

@@ -23,84 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.core.events import Direction
 from agent.core.popups import Popup, PopupKind, console_line
-from agent.desktop.view import clock
+from agent.desktop.popup_text import PopupText, missed, popup_text
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "Phonet Agent"
 MAX_VISIBLE = 3  # calls with a popup on screen at once; older ones are closed
-MAX_BUTTONS = 5  # Windows toasts take at most five actions
-MAX_CONTEXT_LINES = 3
 PROBE_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 10.0
-
-
-# ------------------------------------------------------------------ what a popup says
-
-
-@dataclass(frozen=True, slots=True)
-class PopupText:
-    title: str
-    body: str
-    buttons: tuple[tuple[str, str], ...]  # (identifier, title), at most MAX_BUTTONS
-    timeout_s: int  # 0: stays until replaced or dismissed
-
-
-_DIRECTION = {Direction.IN: "incoming", Direction.OUT: "outgoing", Direction.INTERNAL: "internal"}
-
-
-def missed(popup: Popup) -> bool:
-    """An incoming call that ended unanswered (``talk_s`` is set only after an answer)."""
-    return (
-        popup.kind is PopupKind.HANGUP and popup.direction is Direction.IN and popup.talk_s is None
-    )
-
-
-def popup_text(popup: Popup, *, timeout_s: int) -> PopupText:
-    """Title, body and buttons of a call popup (C3: number and direction; B13 context)."""
-    who = popup.contact or popup.number
-    match popup.kind:
-        case PopupKind.DIAL:
-            title = f"Calling {who}"
-        case PopupKind.RING:
-            title = f"Incoming call from {who}"
-        case PopupKind.ANSWER:
-            title = f"Talking with {who}"
-        case PopupKind.HANGUP if missed(popup):
-            title = f"Missed call from {who}"
-        case PopupKind.HANGUP if popup.talk_s is not None:
-            title = f"Call ended · {clock(popup.talk_s)}"
-        case PopupKind.HANGUP:
-            title = "No answer" if popup.direction is not Direction.IN else "Call ended"
-    first = f"{popup.number} ({_DIRECTION.get(popup.direction, str(popup.direction))})"
-    lines = [first]
-    named = " — ".join(x for x in (popup.contact, popup.company) if x)
-    if named:
-        lines.append(named)
-    lines += list(popup.context[:MAX_CONTEXT_LINES])
-    return PopupText(
-        title=title,
-        body="\n".join(lines),
-        buttons=_buttons(popup)[:MAX_BUTTONS],
-        timeout_s=0 if popup.kind is PopupKind.RING else timeout_s,
-    )
-
-
-def _buttons(popup: Popup) -> tuple[tuple[str, str], ...]:
-    """B6: open contact, create event, hang up, call back (missed)."""
-    known = popup.contact is not None
-    contact = (("open_contact", "Open contact"),) if known else ()
-    match popup.kind:
-        case PopupKind.DIAL | PopupKind.RING:
-            return (("hangup", "Hang up"), *contact)
-        case PopupKind.ANSWER:
-            return (("hangup", "Hang up"), ("create_event", "Create event"), *contact)
-        case PopupKind.HANGUP if missed(popup):
-            return (("call_back", "Call back"), ("create_event", "Create event"), *contact)
-        case PopupKind.HANGUP:
-            return (("create_event", "Create event"), *contact)
 
 
 # ------------------------------------------------------------------ the adapter
@@ -112,7 +43,7 @@ class PopupActions(Protocol):
     def hang_up(self, call_uuid: str) -> None: ...
     def call_back(self, number: str) -> None: ...
     def open_contact(self, number: str) -> None: ...
-    def create_event(self, call_uuid: str, number: str) -> None: ...
+    def create_event(self, call_uuid: str, number: str, direction: str) -> None: ...
     def open_call(self, call_uuid: str) -> None: ...
 
 
@@ -274,12 +205,12 @@ class DesktopPopups:
             await self._clear(self._shown.pop(oldest))
 
     def _callbacks(self, popup: Popup) -> dict[str, Callable[[], None]]:
-        a, uuid, number = self.actions, popup.call_uuid, popup.number
+        a, uuid, number, direction = self.actions, popup.call_uuid, popup.number, popup.direction
         return {
             "hangup": lambda: a.hang_up(uuid),
             "call_back": lambda: a.call_back(number),
             "open_contact": lambda: a.open_contact(number),
-            "create_event": lambda: a.create_event(uuid, number),
+            "create_event": lambda: a.create_event(uuid, number, str(direction)),
             "click": lambda: a.open_call(uuid),
         }
 

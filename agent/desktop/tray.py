@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from agent.desktop.icons import render
@@ -46,9 +47,9 @@ XORG_JOIN_S = 2.0
 
 
 def choose_backend(system: str, env: Mapping[str, str], probe: Callable[[str], bool]) -> str:
-    """pystray's backend for this desktop. ``probe(what)`` answers "sni" (a
-    StatusNotifier watcher on the session bus), "xembed" (an XEmbed tray host),
-    "appindicator" / "gtk" (the typelibs load)."""
+    """pystray's backend for this desktop. ``probe(what)`` answers "bus" (a session
+    bus to talk to), "sni" (a StatusNotifier watcher on it), "xembed" (an XEmbed tray
+    host), "appindicator" / "gtk" (the typelibs load)."""
     chosen = env.get(ENV_BACKEND) or env.get("PYSTRAY_BACKEND")
     if chosen:
         if chosen not in BACKENDS:
@@ -60,6 +61,10 @@ def choose_backend(system: str, env: Mapping[str, str], probe: Callable[[str], b
         return "darwin"
     if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
         return "dummy"
+    if not probe("bus"):
+        # GTK's backends need a session bus (pystray's GTK notifier; StatusNotifier is
+        # D-Bus itself); without one GLib would even start a bus of its own (autolaunch).
+        return "xorg"
     has_appindicator = probe("appindicator")
     has_gtk = probe("gtk")
     if has_appindicator and probe("sni"):
@@ -81,6 +86,8 @@ def probe_desktop(what: str) -> bool:
             return _gi_has("AyatanaAppIndicator3", "0.1") or _gi_has("AppIndicator3", "0.1")
         if what == "gtk":
             return _gi_has("Gtk", "3.0")
+        if what == "bus":
+            return session_bus_present(os.environ)
         if what == "sni":
             return _bus_has_name(SNI_WATCHER)
         if what == "xembed":
@@ -90,8 +97,16 @@ def probe_desktop(what: str) -> bool:
     return False
 
 
+def session_bus_present(env: Mapping[str, str]) -> bool:
+    """The session bus's address is known, or its usual socket exists (systemd)."""
+    if env.get("DBUS_SESSION_BUS_ADDRESS"):
+        return True
+    runtime_dir = env.get("XDG_RUNTIME_DIR")
+    return bool(runtime_dir) and (Path(runtime_dir or ".") / "bus").exists()
+
+
 def _gi_has(namespace: str, version: str) -> bool:
-    import gi  # type: ignore[import-untyped]  # Debian's, no stubs
+    import gi  # Debian's, no stubs
 
     try:
         gi.require_version(namespace, version)
@@ -105,8 +120,8 @@ def _gi_has(namespace: str, version: str) -> bool:
 
 
 def _bus_has_name(name: str) -> bool:
-    from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
-    from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
+    from jeepney.bus_messages import message_bus
+    from jeepney.io.blocking import open_dbus_connection
 
     with open_dbus_connection(bus="SESSION") as conn:
         reply = conn.send_and_get_reply(message_bus.NameHasOwner(name), timeout=2)
@@ -228,7 +243,7 @@ class Tray:
         if self._stopped.is_set():
             return
         if self.backend in ("gtk", "appindicator"):
-            from gi.repository import GLib  # type: ignore[import-untyped]
+            from gi.repository import GLib
 
             GLib.idle_add(_once(fn))
         elif self.backend == "win32":

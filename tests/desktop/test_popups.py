@@ -13,7 +13,8 @@ import pytest
 
 from agent.core.events import Direction
 from agent.core.popups import Popup, PopupKind
-from agent.desktop.popups import MAX_BUTTONS, MAX_VISIBLE, DesktopPopups, popup_text
+from agent.desktop.popup_text import MAX_BUTTONS, popup_text
+from agent.desktop.popups import MAX_VISIBLE, DesktopPopups
 from tests.desktop.session import DesktopSession, bare_bus
 
 NUMBER = "+380442249895"
@@ -89,7 +90,7 @@ class Actions:
     def open_contact(self, number: str) -> None:
         self._note("open_contact", number)
 
-    def create_event(self, call_uuid: str, number: str) -> None:
+    def create_event(self, call_uuid: str, number: str, direction: str) -> None:
         self._note("create_event", call_uuid)
 
     def open_call(self, call_uuid: str) -> None:

@@ -173,3 +173,28 @@ def test_dnd_silences_ring_popups_but_the_journal_records_the_call(
     assert [n for n in desktop.recorder.since(mark) if n.app_name == "Phonet Agent"] == []
     assert agent.api("POST", "/api/dnd", {"on": False}).status_code == 200
     wait_for(lambda: not agent.status()["dnd"]["on"], 15, "DND off again")
+
+
+def test_the_create_event_button_makes_the_calls_event_and_opens_it(
+    agent: RunningAgent, desktop: DesktopSession
+) -> None:
+    """B6 + U8: the event is stored for the call, and the window opens on it."""
+    assert desktop.recorder is not None
+    mark = desktop.recorder.mark()
+    uuid = agent.sim.play_call("in", "001", NUMBER, ring_s=None)
+    agent.sim.answer(uuid)
+    newest(desktop, mark, "Talking with")
+
+    desktop.pick_action("create_event")
+
+    def event_id() -> int | None:
+        items = agent.api("GET", "/api/events?limit=50").json()["items"]
+        return next((int(e["id"]) for e in items if e["call_uuid"] == uuid), None)
+
+    made = wait_for(event_id, 15, "the call's event")
+    pid, command = wait_for(lambda: _window_child(agent.process.pid), 15, "the window")
+    assert f"event:{made}" in command
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: _window_child(agent.process.pid) is None, 15, "the window to close")
+    agent.sim.hangup(uuid)

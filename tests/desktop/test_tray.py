@@ -11,7 +11,7 @@ X = {"DISPLAY": ":0"}
 
 
 def probes(*present: str):  # type: ignore[no-untyped-def]
-    return lambda what: what in present
+    return lambda what: what in {*present, "bus"}
 
 
 def test_windows_gets_win32_and_no_display_gets_none() -> None:
@@ -33,6 +33,11 @@ def test_without_a_host_yet_the_backend_that_docks_later_and_xorg_last() -> None
     assert choose_backend("linux", X, probes("appindicator", "gtk")) == "appindicator"
     assert choose_backend("linux", X, probes("gtk")) == "gtk"
     assert choose_backend("linux", X, probes()) == "xorg"
+
+
+def test_without_a_session_bus_only_the_bare_x11_icon() -> None:
+    everything = {"appindicator", "gtk", "sni", "xembed"}
+    assert choose_backend("linux", X, lambda what: what in everything) == "xorg"
 
 
 def test_an_explicit_choice_wins_and_a_wrong_one_is_refused() -> None:
