@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", help="keep the demo's data here (default: a temp dir)")
     demo.add_argument("--cycle-s", type=float, default=30.0, help="seconds between script runs")
     demo.add_argument("--once", action="store_true", help="play the script once, then exit")
+    demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     demo.add_argument("-v", "--verbose", action="store_true")
 
     sim = sub.add_parser("simulator", help="the Phonet PBX simulator alone", add_help=False)
@@ -186,7 +187,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from agent.demo import run_demo
 
     return run_demo(
-        data_dir=args.data_dir, cycle_s=args.cycle_s, once=args.once, verbose=args.verbose
+        data_dir=args.data_dir,
+        cycle_s=args.cycle_s,
+        once=args.once,
+        verbose=args.verbose,
+        speed=max(args.speed, 0.1),
     )
 
 

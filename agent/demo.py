@@ -1,8 +1,12 @@
-"""``phonet-agent demo``: the simulator and the agent wired to it, with a scripted
-stream of calls so a newcomer sees popups within seconds (contracts.md §2).
+"""``phonet-agent demo``: the simulator and the agent wired to it, with demo data and a
+scripted stream of calls, so a newcomer sees popups within seconds (contracts.md §2).
 
-A fresh temporary data dir unless ``--data-dir``; never touches the keyring (the
-API key is the simulator's and is handed over in memory).
+Three parts, each the real thing: the Phonet simulator on its own thread, the agent as
+operators run it (the tray and desktop popups where a display exists, console popups
+and the web UI's URL where not), and a script on a thread of its own that plays calls
+through the simulator's control API and dials through the agent's local API. A fresh
+temporary data dir unless ``--data-dir``; never touches the keyring (the simulator's
+API key is handed over in memory).
 """
 
 from __future__ import annotations
@@ -10,33 +14,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import tempfile
-from collections.abc import Awaitable, Callable
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from agent.app import Agent, AgentOptions
+from agent.app import AgentOptions, has_display, run_desktop, run_headless
+from agent.local_client import AgentEndpoint, find_running_agent
 from agent.logs import setup_logging
 from agent.paths import DataDir
-from agent.simulator import SimulatorInfo, SimulatorOptions, serve_simulator
+from agent.simulator import SimControl, SimulatorInfo, SimulatorOptions, SimulatorThread
 
 log = logging.getLogger(__name__)
 
-OPERATOR = {
-    "ext": "001",
-    "displayName": "Олена Коваль",
-    "email": "olena@demo.ua",
-    "dnd_code": "*78",
-}
-COLLEAGUE = {"ext": "002", "displayName": "Петро Бондар", "email": "petro@demo.ua"}
+OPERATOR = {"ext": "001", "display_name": "Оксана Мельник", "email": "oksana@demo.ua"}
+COLLEAGUE = {"ext": "002", "display_name": "Петро Бондар", "email": "petro@demo.ua"}
+DND_CODE = "*78"
 
 
 @dataclass(frozen=True)
 class DemoCall:
-    """One scripted call: what the demo does and what the journal should then say."""
+    """One scripted call of the demo."""
 
     title: str
     kind: str  # "in" | "out" | "internal"
@@ -47,6 +46,8 @@ class DemoCall:
     disposition: int | None = None
 
 
+# Numbers the demo contacts hold (agent/contacts/demo.py); +380931234567 is unknown on
+# purpose, to show the region/operator hint (B14).
 SCRIPT = (
     DemoCall("incoming, answered", "in", "+380442249895", True, 1.5, 12.0),
     DemoCall("outgoing, answered", "out", "+380501234567", True, 1.5, 11.0),
@@ -57,138 +58,161 @@ SCRIPT = (
 
 
 class DemoScript:
-    """Plays SCRIPT against the simulator's control API and the agent's own dial."""
+    """Plays SCRIPT: incoming and internal calls through the simulator, outgoing ones
+    through the agent's own ``/api/dial`` (so they go the operator's way: makeCall)."""
 
-    def __init__(self, info: SimulatorInfo, dial: Callable[[str], Awaitable[str]]) -> None:
-        self.info = info
-        self.dial = dial
-        self.client = httpx.AsyncClient(base_url=info.base_url, verify=info.ca_file or True)
+    def __init__(
+        self, info: SimulatorInfo, data_dir: DataDir, stop: threading.Event, speed: float = 1.0
+    ) -> None:
+        self.speed = speed  # >1 plays the script faster (tests); the pauses shrink too
+        self.sim = SimControl(info.base_url, info.ca_file)
+        self.data_dir = data_dir
+        self.stop = stop
 
-    async def prepare(self) -> None:
-        for user in (OPERATOR, COLLEAGUE):
-            await self._post("/_sim/users", user)
+    def prepare(self) -> None:
+        self.sim.add_user(OPERATOR["ext"], OPERATOR["display_name"], OPERATOR["email"], DND_CODE)
+        self.sim.add_user(COLLEAGUE["ext"], COLLEAGUE["display_name"], COLLEAGUE["email"])
         for call in SCRIPT:
             if call.kind == "out":
-                await self._post(
-                    "/_sim/script",
-                    {
-                        "number": call.number,
-                        "answer": call.answer,
-                        "ring_s": call.ring_s,
-                        "talk_s": call.talk_s,
-                        "disposition": call.disposition,
-                    },
+                self.sim.script(
+                    call.number,
+                    answer=call.answer,
+                    ring_s=call.ring_s / self.speed,
+                    talk_s=call.talk_s / self.speed,
+                    disposition=call.disposition,
                 )
 
-    async def play_once(self) -> list[str]:
-        uuids = []
+    def agent(self, timeout_s: float = 60.0) -> AgentEndpoint | None:
+        deadline = time.monotonic() + timeout_s
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            endpoint = find_running_agent(self.data_dir)
+            if endpoint is not None:
+                status = endpoint.request("GET", "/api/status").json()
+                if status.get("connected"):
+                    return endpoint
+            self.stop.wait(0.2)
+        return None
+
+    def play_once(self, endpoint: AgentEndpoint) -> None:
         for call in SCRIPT:
+            if self.stop.is_set():
+                return
             log.info("demo: %s", call.title)
             if call.kind == "out":
-                uuid = await self.dial(call.number)
+                response = endpoint.request("POST", "/api/dial", {"number": call.number})
+                if response.status_code != 202:
+                    log.warning("demo: dial refused: %s", response.text)
+                    continue
+                uuid = str(response.json()["uuid"])
             else:
-                body = {
-                    "direction": call.kind,
-                    "ext": "001",
-                    "number": call.number,
-                    "ring_s": call.ring_s,
-                    "answer": call.answer,
-                    "talk_s": call.talk_s,
-                    "disposition": call.disposition,
-                }
-                uuid = str((await self._post("/_sim/calls", body))["uuid"])
-            uuids.append(uuid)
-            await self._until_ended(uuid)
-            await asyncio.sleep(1.0)  # a breath between calls, so popups can be read
-        return uuids
+                uuid = self.sim.play_call(
+                    call.kind,
+                    OPERATOR["ext"],
+                    call.number,
+                    ring_s=call.ring_s / self.speed,
+                    answer=call.answer,
+                    talk_s=call.talk_s / self.speed,
+                    disposition=call.disposition,
+                )
+            self._until_ended(uuid)
+            self.stop.wait(1.5 / self.speed)  # a breath between calls, to read the popups
 
-    async def _until_ended(self, uuid: str, timeout_s: float = 60.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while asyncio.get_running_loop().time() < deadline:
-            response = await self.client.get(f"/_sim/calls/{uuid}")
-            if response.status_code == 200 and _state(response.json()) == "ended":
+    def _until_ended(self, uuid: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            if self.sim.call(uuid).get("state") == "ended":
                 return
-            await asyncio.sleep(0.2)
+            self.stop.wait(0.2)
 
-    async def _post(self, path: str, body: object) -> dict[str, object]:
-        response = await self.client.post(path, json=body)
-        response.raise_for_status()
-        payload = response.json() if response.content else {}
-        return payload if isinstance(payload, dict) else {}
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+    def close(self) -> None:
+        self.sim.close()
 
 
-def _state(payload: dict[str, object]) -> object:
-    items = payload.get("items")
-    if isinstance(items, list) and items:
-        return items[0].get("state")
-    return payload.get("state")
+def _fill_demo_database(data_dir: DataDir, domain: str) -> None:
+    from agent.contacts.demo import fill_demo
+    from agent.storage import Storage, operator_scope
+
+    async def fill() -> None:
+        async with Storage(data_dir.database_url) as storage:
+            await fill_demo(storage)
+            await storage.run(
+                storage.settings.save,
+                operator_scope(domain, OPERATOR["ext"]),
+                {"dnd_code": DND_CODE},
+            )
+
+    asyncio.run(fill())
 
 
-async def _demo(data_dir: DataDir, cycle_s: float, once: bool) -> int:
-    started: asyncio.Future[SimulatorInfo] = asyncio.get_running_loop().create_future()
-    simulator = asyncio.create_task(
-        serve_simulator(SimulatorOptions(operator_answer_s=0.5), started.set_result)
-    )
-    info = await started
-    print(f"simulator: {info.base_url} (domain {info.domain})", flush=True)
-    agent = Agent(
-        AgentOptions(
-            data_dir=data_dir,
-            domain=info.domain,
-            ext="001",
-            api_key=info.api_key,
-            base_url=info.base_url,
-            ca_file=info.ca_file,
-            headless=True,
-        )
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    script: DemoScript | None = None
+def _script_thread(
+    info: SimulatorInfo,
+    data_dir: DataDir,
+    stop: threading.Event,
+    cycle_s: float,
+    once: bool,
+    speed: float,
+) -> None:
+    script = DemoScript(info, data_dir, stop, speed)
     try:
-        await agent.start()
-        assert agent.runtime is not None
-        script = DemoScript(info, agent.runtime.dial)
-        await script.prepare()
-        await _wait_online(agent)
-        while not stop.is_set():
-            began = loop.time()
-            await script.play_once()
+        script.prepare()
+        endpoint = script.agent()
+        while endpoint is not None and not stop.is_set():
+            began = time.monotonic()
+            script.play_once(endpoint)
             if once:
-                await asyncio.sleep(2.0)  # let the journal take the PBX's figures
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(cycle_s - (loop.time() - began), 1.0))
+                stop.wait(3.0 / speed + 1.0)  # let the journal take the PBX's figures
+                print(json_summary(endpoint), flush=True)
+                endpoint.request("POST", "/api/quit")
+                return
+            stop.wait(max(cycle_s - (time.monotonic() - began), 1.0))
+    except Exception:
+        log.exception("demo script stopped")
     finally:
-        if script is not None:
-            await script.aclose()
-        await agent.stop()
-        simulator.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await simulator
-    return 0
+        script.close()
 
 
-async def _wait_online(agent: Agent, timeout_s: float = 10.0) -> None:
-    assert agent.runtime is not None
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(agent.runtime.online.wait(), timeout_s)
+def json_summary(endpoint: AgentEndpoint) -> str:
+    rows = endpoint.request("GET", "/api/journal?limit=50").json()["items"]
+    lines = ["journal:"]
+    for row in reversed(rows):
+        contact = (row.get("contact") or {}).get("name") or ""
+        lines.append(
+            f"  {row['direction']:<8} {row['number']:<14} {row['outcome']:<11} "
+            f"talk={row['talk_s']}s {contact}".rstrip()
+        )
+    return "\n".join(lines)
 
 
-def run_demo(*, data_dir: str | None, cycle_s: float, once: bool, verbose: bool) -> int:
+def run_demo(
+    *, data_dir: str | None, cycle_s: float, once: bool, verbose: bool, speed: float = 1.0
+) -> int:
     with contextlib.ExitStack() as stack:
         root = data_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="phonet-demo-"))
         dirs = DataDir.resolve(Path(root)).ensure()
         setup_logging(dirs.log_file, verbose=verbose)
         print(f"demo data dir: {dirs.root}", flush=True)
+        info = stack.enter_context(SimulatorThread(SimulatorOptions(operator_answer_s=0.5 / speed)))
+        print(f"simulator: {info.base_url} (domain {info.domain})", flush=True)
+        _fill_demo_database(dirs, info.domain)
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=_script_thread, args=(info, dirs, stop, cycle_s, once, speed), daemon=True
+        )
+        thread.start()
+        options = AgentOptions(
+            data_dir=dirs,
+            domain=info.domain,
+            ext=OPERATOR["ext"],
+            api_key=info.api_key,
+            base_url=info.base_url,
+            ca_file=info.ca_file,
+            headless=not has_display(),
+        )
         try:
-            code = asyncio.run(_demo(dirs, cycle_s, once))
+            code = run_headless(options) if options.headless else run_desktop(options)
         except KeyboardInterrupt:
             code = 0
+        finally:
+            stop.set()
+            thread.join(timeout=5)
     return code
