@@ -144,9 +144,8 @@ def _first(ids: list[tuple[int, str]] | None) -> int | None:
 
 
 def _call_event(draft: CallEventDraft, contact_id: int | None) -> EventDraft:
-    fields: dict[str, Any] = {"talk_s": draft.talk_s, "end_at": draft.end_at.isoformat()}
-    if draft.operator:
-        fields["operator"] = draft.operator
+    # The call's figures stay in the journal (by call_uuid); the event adds G3's name.
+    fields: dict[str, Any] = {"operator": draft.operator} if draft.operator else {}
     return EventDraft(
         operator_ext=draft.operator_ext,
         call_uuid=draft.call_uuid,

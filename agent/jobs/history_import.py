@@ -3,7 +3,8 @@
 Pages ``company.api`` over the window since the last checkpoint (the shared pager,
 ``history_sync``), adds every call no agent recorded to the journal
 (``source: import``, under the record's own extension), and makes events for the
-ones the rules allow (agent/core/history_plan.py). After each page the window
+ones the rules allow (agent/core/history_plan.py). After each batch of pages
+(one page, or the several that arrived while the last batch was stored) the window
 still to do is saved, so a run that dies mid-way is resumed by the next run, on
 this agent or another (B5). A rerun adds nothing: the journal merges by uuid and
 a call with an event gets no second one.
@@ -29,7 +30,7 @@ from agent.core.history_plan import (
     import_window,
     plan_events,
 )
-from agent.jobs.history_sync import HistorySource, pages
+from agent.jobs.history_sync import HistorySource, batches
 
 if TYPE_CHECKING:
     from agent.jobs.events import JobEvents
@@ -98,9 +99,11 @@ class HistoryImport:
         if self.events is None:
             log.warning("history import: no events service; calls go to the journal only")
         start = window
-        async for page in pages(self.source, window.time_from, window.time_to):
-            await self._store(page.records, counts)
-            window = after_page(window, page.records)
+        async for batch in batches(self.source, window.time_from, window.time_to):
+            records = [record for page in batch for record in page.records]
+            counts["pages"] += len(batch)
+            await self._store(records, counts)
+            window = after_page(window, records)
             await self._save(Checkpoint(checkpoint.covered_until, window))
             counts["done"] = _done(start, window)
             if progress is not None:
@@ -110,7 +113,6 @@ class HistoryImport:
         return counts
 
     async def _store(self, records: list[Any], counts: dict[str, Any]) -> None:
-        counts["pages"] += 1
         counts["records"] += len(records)
         if not records:
             return

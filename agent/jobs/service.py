@@ -115,7 +115,7 @@ class JobService:
         self._holds_written: dict[str, bool] = {}
         self._next_refresh: datetime | None = None
         self._refreshing = False
-        self._wakeup = asyncio.Event()
+        self._stopped = False
         self.repo = JobsRepository(context.storage.db)
         self.runner = JobRunner(
             context.storage,
@@ -154,6 +154,7 @@ class JobService:
 
     async def stop(self) -> None:
         """Stop every run (each releases its lease) and leave the presence list."""
+        self._stopped = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -170,23 +171,11 @@ class JobService:
         finally:
             await asyncio.shield(self.stop())
 
-    async def drive(self) -> None:
-        """Wake the participants without a runtime (a jobs-only process, tests)."""
-        while True:
-            now = self.context.clock()
-            for participant in self.participants:
-                due = participant.next_wakeup()
-                if due is not None and due <= now:
-                    await participant.wake(now)
-            times = [p.next_wakeup() for p in self.participants]
-            nxt = min((t for t in times if t is not None), default=None)
-            delay = 3600.0 if nxt is None else (nxt - self.context.clock()).total_seconds()
-            self._wakeup.clear()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=min(delay, 3600.0))
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        """Background work of the area, stopped with it; none once it has stopped."""
+        if self._stopped:
+            coro.close()
+            return None
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -198,7 +187,6 @@ class JobService:
             log.error("jobs: background work failed", exc_info=task.exception())
 
     def poke(self) -> None:
-        self._wakeup.set()
         if self._poke_runtime is not None:
             self._poke_runtime()
 
@@ -251,8 +239,10 @@ class JobService:
             self._holds_written = dict(holds)
 
     async def _secret_flags(self, team: TeamSettings) -> dict[str, bool]:
-        """Which team secrets this machine's keyring holds (G1, G6): booleans only."""
-        names = [SecretName.team_api_key(self.context.domain)]
+        """Which job secrets this machine's keyring holds: booleans only. J2 needs the
+        robot's password (G6); J1 pages with this agent's own key, which it has. The
+        keyring is asked only once the robot job is configured (the demo never is)."""
+        names = []
         if team.robot_server and team.robot_user:
             names.append(SecretName.robot_password(team.robot_server, team.robot_user))
         now = self.context.clock()

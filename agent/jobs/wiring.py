@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from agent.api import routes_jobs
 from agent.core.settings import TeamSettings, parse_settings
 from agent.jobs.identity import agent_identity
-from agent.jobs.service import JobContext, JobService, SecretSource
+from agent.jobs.robot_source import RobotDatabase
+from agent.jobs.service import JobContext, JobService, SecretSource, default_robot_database
 
 if TYPE_CHECKING:
     from agent.app import Agent
@@ -40,7 +41,8 @@ async def attach_jobs(agent: Agent, *, secrets: SecretSource | None = None) -> J
         journal=services.journal,
         history_source=agent.rest,
         events=job_events(services),
-        secrets=secrets if secrets is not None else _keyring(),
+        secrets=secrets or getattr(services, "secrets", None) or keyring_secrets(),
+        robot_database=robot_database,
         clock=runtime.clock,
     )
     service = JobService(
@@ -77,7 +79,12 @@ def job_events(services: Any) -> JobEvents | None:
     return ContactsEvents(contacts, events)
 
 
-def _keyring() -> SecretSource:
+def keyring_secrets() -> SecretSource:
     from agent.secrets import Secrets
 
     return Secrets()
+
+
+def robot_database(team: TeamSettings, password: str) -> RobotDatabase:
+    """SpRobot's MS SQL (G6); the tests put a robot-shaped SQLite table here."""
+    return default_robot_database(team, password)

@@ -55,8 +55,8 @@ _CALL_FIELDS: Final = (
     CallRow.source,
     CallRow.final,
 )
-_COLUMNS: Final = ", ".join(f'"{field.column_name}"' for field in _CALL_FIELDS)
-_UPSERT_HEAD: Final = f"INSERT INTO calls ({_COLUMNS}) VALUES "
+CALL_COLUMNS: Final = ", ".join(f'"{field.column_name}"' for field in _CALL_FIELDS)
+_UPSERT_HEAD: Final = f"INSERT INTO calls ({CALL_COLUMNS}) VALUES "
 _UPSERT_TAIL: Final = " ON CONFLICT (uuid) DO UPDATE SET " + ", ".join(
     f'"{field.column_name}" = excluded."{field.column_name}"' for field in _CALL_FIELDS[1:]
 )
@@ -70,7 +70,7 @@ def _time(value: datetime | None, what: str) -> str | None:
     return None if value is None else utc_text(value, what)
 
 
-def _to_row(entry: JournalEntry) -> tuple[Any, ...]:
+def call_row(entry: JournalEntry) -> tuple[Any, ...]:
     """The row's column values, converted for the driver as UtcDateTimeField would."""
     if not _UUID.fullmatch(entry.uuid):
         raise InvalidInput(
@@ -170,7 +170,7 @@ class JournalRepository:
         When one uuid comes twice, the last entry wins (PostgreSQL refuses to
         update one row twice in one statement, so duplicates are folded first).
         """
-        rows = list({row[0]: row for row in map(_to_row, entries)}.values())
+        rows = list({row[0]: row for row in map(call_row, entries)}.values())
         if not rows:
             return 0
         # Imports write 100k rows: the statement is made once and the driver's batch

@@ -124,9 +124,9 @@ def test_the_command_waits_while_another_agent_runs_the_job(
             host="desk-3",
             period=now,
             now=now,
-            ttl=timedelta(seconds=2),
+            ttl=timedelta(seconds=1),
             trigger="schedule",
-        )  # …and that agent died: its lease runs out in 2 s
+        )  # …and that agent died: its lease runs out in a second
 
     result = run_cli("import-history", *pbx_args(simulator, tmp_path, db), info=simulator)
 

@@ -26,7 +26,7 @@ def up(db: pw.Database) -> None:
         db,
         f"""
         CREATE TABLE job_runs (
-            id           {t.id_primary_key},
+            id           {t.id_primary_key} NOT NULL,
             job          TEXT NOT NULL,
             period_at    {t.timestamp} NOT NULL,
             trigger      TEXT NOT NULL,

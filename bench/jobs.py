@@ -1,0 +1,231 @@
+"""History import (J1) of 100k records from the simulator (issue 6).
+
+- first import: 100 000 company calls of the last 6 days in a simulator process of
+  its own (as a remote PBX would be), imported into a fresh SQLite database through
+  the real job (the shared pager, the journal merge, the contacts area's events for
+  the calls longer than G4). Baseline: fetching the same pages alone with the same
+  client, storing nothing. Goal ≤ 1.5×.
+- rerun with nothing new: the next scheduled run (the checkpoint makes it page only
+  the overlap since the last run). Baseline: the first import. Goal ≤ 5 %.
+- forced rerun over the whole window (``import-history --since``), for information:
+  every page is fetched again and every call found already imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent.jobs.history_import import HistoryImport, HistoryImportConfig
+from agent.journal import Journal
+from agent.phonet.rest import PhonetRest
+from agent.simulator import SimControl, SimulatorInfo
+from agent.storage.database import Storage
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDS = 100_000
+SPAN = timedelta(days=6)
+REMOTE_RECORDS = 20_000
+REMOTE_DELAY_MS = 10  # a PBX on the internet answers a page in tens of ms, not 3 ms
+NOTES = """Mix of the 100k calls: 60 % answered for 30 s (an event each), 30 % unanswered,
+10 % internal; 20 extensions; numbers mostly distinct. Pages are fetched ahead while
+earlier ones are stored, and stored in batches of what arrived meanwhile
+(agent/jobs/history_sync.py), so database work overlaps the network wait. The
+simulator runs in its own process, on the same 2 cores.
+
+Against a local simulator a page costs ~3-4 ms to fetch (~70 µs a call), while storing
+a call costs ~35 µs of CPU (journal row ~10, its insert into `calls` with 5 indexes
+~25) and an event ~40 µs more (contact lookup, insert into `events` with 6 indexes):
+the agent is CPU-bound on one interpreter (GIL), so the first import takes ~2.1-2.3×
+the fetching alone on this VM (the goal of 1.5× is not met here). With the PBX a
+realistic 10 ms away the same work hides behind the network (last row). The rerun
+pages only the overlap since the checkpoint (15 min)."""
+
+
+class _Simulator:
+    def __enter__(self) -> SimulatorInfo:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "simulator", "--log-level", "warning"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.proc.stdout is not None
+        return SimulatorInfo(**json.loads(self.proc.stdout.readline()))
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _records(now: datetime) -> list[dict[str, Any]]:
+    rng = random.Random(6)
+    step = SPAN / RECORDS
+    out = []
+    for i in range(RECORDS):
+        kind = rng.random()
+        direction = 1 if kind < 0.1 else (2 if kind < 0.55 else 4)
+        answered = direction == 1 or kind < 0.7
+        talk = 30 if answered else 0
+        ext = f"{rng.randrange(1, 21):03d}"
+        out.append(
+            {
+                "uuid": f"{i + 1:032x}",
+                "endAt": int((now - step * (i + 1)).timestamp() * 1000),
+                "lgDirection": direction,
+                "otherLegNum": None if direction == 1 else f"+38067{rng.randrange(10**7):07d}",
+                "otherLegName": None,
+                "leg": {"id": 1, "type": 1, "displayName": f"Op {ext}", "ext": ext},
+                "leg2": {"id": 2, "type": 1, "displayName": "Op 099", "ext": "099"}
+                if direction == 1
+                else None,
+                "billSecs": talk,
+                "duration": talk + 7,
+                "disposition": 0 if answered else 1,
+                "transferHistory": None,
+                "audioRecUrl": None,
+                "trunk": None,
+            }
+        )
+    return out
+
+
+async def _fetch_alone(
+    info: SimulatorInfo, start: datetime, end: datetime
+) -> tuple[float, float, int]:
+    async with PhonetRest(domain=info.domain, api_key=info.api_key, base_url=info.base_url) as rest:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        count = 0
+        async for _, records in rest.history_pages("company", time_from=start, time_to=end):
+            count += len(records)
+        return time.perf_counter() - t0, time.process_time() - cpu0, count
+
+
+async def _import(
+    info: SimulatorInfo, storage: Storage, now: datetime, since: datetime | None = None
+) -> tuple[float, dict[str, Any]]:
+    from tests.jobs.support import contacts_area  # the contacts area's real services
+
+    area = contacts_area(storage)
+    async with PhonetRest(domain=info.domain, api_key=info.api_key, base_url=info.base_url) as rest:
+        job = HistoryImport(
+            storage=storage,
+            journal=Journal(storage, own_ext="001", completed_talk_s=10),
+            source=rest,
+            events=area.port,
+            config=HistoryImportConfig(completed_talk_s=10, lookback=timedelta(days=7)),
+            clock=lambda: now,
+        )
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        counts = await job.run(since=since)
+        counts["cpu_s"] = time.process_time() - cpu0
+        return time.perf_counter() - t0, counts
+
+
+async def _measure(info: SimulatorInfo, data: Path, now: datetime) -> list[dict[str, Any]]:
+    start = now - timedelta(days=7)
+    fetch_s, fetch_cpu_s, fetched = await _fetch_alone(info, start, now)
+    storage = Storage(f"sqlite:///{data / 'agent.db'}")
+    await storage.start()
+    try:
+        first_s, first = await _import(info, storage, now)
+        rerun_s, rerun = await _import(info, storage, now + timedelta(minutes=15))
+        forced_s, forced = await _import(info, storage, now, since=start)
+        rows_in_journal = await storage.run(storage.journal.count)
+    finally:
+        await storage.close()
+    assert fetched == RECORDS == first["records"] == rows_in_journal, (fetched, first)
+    assert first["imported"] == RECORDS and rerun["imported"] == forced["imported"] == 0
+    assert forced["events"] == 0 and first["events"] > 0
+    return [
+        {
+            "name": f"first import, {RECORDS // 1000}k calls ({first['events']} events)",
+            "value": first_s,
+            "unit": "s",
+            "baseline_name": "fetching the same pages alone",
+            "baseline_value": fetch_s,
+            "ratio": first_s / fetch_s,
+            "goal": "≤ 1.5×",
+        },
+        {
+            "name": f"rerun, nothing new ({rerun['pages']} page of overlap)",
+            "value": rerun_s,
+            "unit": "s",
+            "baseline_name": "first import",
+            "baseline_value": first_s,
+            "ratio": rerun_s / first_s,
+            "goal": "≤ 0.05×",
+        },
+        {
+            "name": "the agent's CPU time in the first import (both threads)",
+            "value": first["cpu_s"],
+            "unit": "s",
+            "baseline_name": "the agent's CPU time fetching alone",
+            "baseline_value": fetch_cpu_s,
+            "ratio": first["cpu_s"] / fetch_cpu_s,
+            "goal": "— (information)",
+        },
+        {
+            "name": "forced rerun of the whole window (--since), nothing new",
+            "value": forced_s,
+            "unit": "s",
+            "baseline_name": "fetching the same pages alone",
+            "baseline_value": fetch_s,
+            "ratio": forced_s / fetch_s,
+            "goal": "— (information)",
+        },
+    ]
+
+
+async def _measure_remote(info: SimulatorInfo, data: Path, now: datetime) -> dict[str, Any]:
+    """The same work with the PBX 10 ms away (the simulator delays every request)."""
+    start = now - SPAN * REMOTE_RECORDS / RECORDS
+    with SimControl(info.base_url) as control:
+        control.faults(rest_delay_ms=REMOTE_DELAY_MS)
+        try:
+            fetch_s, _, fetched = await _fetch_alone(info, start, now)
+            storage = Storage(f"sqlite:///{data / 'remote.db'}")
+            await storage.start()
+            try:
+                import_s, counts = await _import(info, storage, now, since=start)
+            finally:
+                await storage.close()
+        finally:
+            control.faults(rest_delay_ms=0)
+    assert fetched == counts["imported"], (fetched, counts)
+    return {
+        "name": f"first import, {fetched // 1000}k calls, PBX {REMOTE_DELAY_MS} ms away",
+        "value": import_s,
+        "unit": "s",
+        "baseline_name": "fetching the same pages alone, 10 ms away",
+        "baseline_value": fetch_s,
+        "ratio": import_s / fetch_s,
+        "goal": "— (information)",
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    sys.path.insert(0, str(ROOT))
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = _records(now)
+    with _Simulator() as info, tempfile.TemporaryDirectory() as tmp:
+        with SimControl(info.base_url) as control:
+            for i in range(0, len(records), 10_000):
+                control.add_history(records[i : i + 10_000])
+        rows = asyncio.run(_measure(info, Path(tmp), now))
+        rows.append(asyncio.run(_measure_remote(info, Path(tmp), now)))
+        return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

@@ -1,0 +1,82 @@
+"""The one history pager (B4 reconcile and J1 share it): pages in order, one page
+fetched ahead while the caller stores the current one, nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agent.core.errors import PbxUnreachable
+from agent.jobs.history_sync import batches, fetch_window
+from agent.phonet.rest import PhonetRest
+from agent.simulator import SimControl, SimulatorInfo
+from tests.jobs.support import raw_record
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+WINDOW = (NOW - timedelta(days=1), NOW)
+
+
+@pytest.fixture
+async def rest(simulator: SimulatorInfo) -> AsyncIterator[PhonetRest]:
+    async with PhonetRest(
+        domain=simulator.domain, api_key=simulator.api_key, base_url=simulator.base_url
+    ) as client:
+        yield client
+
+
+def history_requests(sim: SimControl) -> list[str]:
+    return [r["query"] for r in sim.requests() if r["path"].endswith("company.api")]
+
+
+async def test_pages_come_newest_first_in_order(rest: PhonetRest, sim: SimControl) -> None:
+    sim.add_history([raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 121)])
+    got = [page for batch in [b async for b in batches(rest, *WINDOW)] for page in batch]
+    assert [page.offset for page in got] == [0, 50, 100]
+    ends = [r.end_at for page in got for r in page.records]
+    assert ends == sorted(ends, reverse=True) and len(ends) == 120
+
+
+async def test_pages_are_fetched_while_the_caller_stores_and_then_taken_together(
+    rest: PhonetRest, sim: SimControl
+) -> None:
+    sim.add_history([raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 251)])
+    sim.clear_requests()
+    listing = batches(rest, *WINDOW, ahead=3)
+    first = await anext(listing)  # the caller now "stores" this batch, slowly
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(history_requests(sim)) < 1 + len(first) + 3:
+        assert asyncio.get_running_loop().time() < deadline, "no pages fetched ahead"
+        await asyncio.sleep(0.01)
+    second = await anext(listing)
+    await listing.aclose()
+
+    assert len(second) >= 2  # what arrived meanwhile comes in one batch
+    assert [p.offset for p in [*first, *second]] == [
+        50 * i for i in range(len(first) + len(second))
+    ]
+
+
+async def test_a_failed_request_ends_the_listing_after_the_pages_before_it(
+    rest: PhonetRest, sim: SimControl
+) -> None:
+    sim.add_history([raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 121)])
+    listing = batches(rest, *WINDOW, ahead=1)
+    first = await anext(listing)
+    sim.faults(rest_5xx=50)
+    with pytest.raises(PbxUnreachable):
+        async for _ in listing:
+            pass
+    assert first[0].offset == 0
+
+
+async def test_fetch_window_returns_every_record_of_the_window(
+    rest: PhonetRest, sim: SimControl
+) -> None:
+    sim.add_history([raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 61)])
+    sim.add_history([raw_record(999, end_at=NOW - timedelta(days=3))])
+    records = await fetch_window(rest, *WINDOW)
+    assert len(records) == 60
