@@ -10,15 +10,19 @@ no entry points to discover it by); elsewhere keyring's own choice (the Secret
 Service on Linux, the Keychain on macOS). A backend that is no OS keyring — none
 at all, the null one, or keyrings.alt's files (installing that package is enough
 to make its plaintext file the default) — counts as "no keyring": the agent says
-so in words and never writes a secret there.
+so in words and never writes a secret there. On Linux with no way to a session D-Bus
+(a headless server) that is known without importing keyring, whose backend discovery
+costs ~15 MB and ~0.2 s (issue 2: :func:`_no_session_bus`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agent.core.errors import ConfigError, SecretMissing
@@ -134,6 +138,8 @@ def backend_name() -> str:
 
 def backend_problem() -> str | None:
     """None when an OS keyring holds the secrets; else what is wrong, in words."""
+    if _no_session_bus():
+        return _no_keyring("no D-Bus session bus")
     keyring, _ = _keyring()
     backend = keyring.get_keyring()
     backends = getattr(backend, "backends", None)  # keyring's chainer: the real ones
@@ -141,7 +147,10 @@ def backend_problem() -> str | None:
     usable = [b for b in chosen if not _module_of(b).startswith(NOT_A_KEYRING)]
     if usable:
         return None
-    names = ", ".join(_module_of(b) + type(b).__name__ for b in chosen) or "none"
+    return _no_keyring(", ".join(_module_of(b) + type(b).__name__ for b in chosen) or "none")
+
+
+def _no_keyring(why: str) -> str:
     if sys.platform.startswith("linux"):
         where = (
             "on Linux a Secret Service must run in the desktop session "
@@ -149,7 +158,40 @@ def backend_problem() -> str | None:
         )
     else:
         where = "the operating system's credential store could not be reached"
-    return f"no OS keyring backend is available to keep secrets ({names}): {where}"
+    return f"no OS keyring backend is available to keep secrets ({why}): {where}"
+
+
+def _no_session_bus() -> bool:
+    """Linux without any way to a session D-Bus, where an OS keyring (a Secret Service,
+    KWallet) lives, and nothing else choosing a backend: keyring would import every
+    backend (gi, secretstorage, cryptography: ~15 MB and ~0.2 s of a headless agent's
+    start) only to choose its "fail" one, so say it without importing keyring (issue 2).
+    Once keyring is loaded (a secret was read, a test set a backend), it is asked."""
+    if not sys.platform.startswith("linux") or "keyring" in sys.modules:
+        return False
+    env = os.environ
+    # GLib (libsecret) also finds $XDG_RUNTIME_DIR/bus, and may start a bus for a display.
+    reachable = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+    if any(env.get(name) for name in (*reachable, "PYTHON_KEYRING_BACKEND")):
+        return False
+    runtime_dir = env.get("XDG_RUNTIME_DIR")
+    if runtime_dir and Path(runtime_dir, "bus").exists():
+        return False
+    config = env.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    if Path(config, "python_keyring", "keyringrc.cfg").exists():  # keyring's config file
+        return False
+    return not _backend_plugins()
+
+
+@functools.cache
+def _backend_plugins() -> tuple[str, ...]:
+    """Keyring backends installed beside keyring's own (and keyrings.alt's files, which
+    are no OS keyring): a plugin may need no D-Bus."""
+    from importlib.metadata import entry_points
+
+    own = ("keyring.backends.", *NOT_A_KEYRING)
+    found = entry_points(group="keyring.backends")
+    return tuple(ep.value for ep in found if not (ep.value + ".").startswith(own))
 
 
 def _module_of(backend: object) -> str:

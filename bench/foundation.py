@@ -4,10 +4,21 @@
   simulator's real WebSocket into an in-process headless agent; latency from the frame's
   arrival at the live client to the popup handed to the popup port. Baseline: a bare
   websockets client receiving the same frames and only decoding the JSON.
-- idle RSS of a connected headless agent subprocess; baseline: a bare interpreter that
-  imports the same libraries.
+- idle RSS of a connected headless agent subprocess (``phonet-agent run --headless``,
+  VmRSS 3 s after it said connected); baseline: a bare interpreter importing the same
+  libraries. "The same" is read from the agent itself: once its RSS is taken, the bench
+  asks it (SIGUSR1, handled by the few lines of ``_AGENT``) for its ``sys.modules``,
+  and the baseline imports ``agent`` (the package's ``__init__`` only: the same import
+  policy — psycopg2 and httpx's command-line client left out) and then every module
+  on that list outside ``agent.*``, by its full name (``starlette.applications``, not
+  only ``starlette``): the difference is the agent's own code and what it holds at
+  idle, whatever the features import. A fixed list of libraries went stale as the
+  features landed (it imported httpx before ``agent``, and so rich, pygments and click,
+  which the agent no longer loads).
 - start → connected of that subprocess (spawn to ``status.connected``); baseline: a
   fresh interpreter importing websockets and opening the same live stream.
+
+The simulator runs in its own process, as a remote PBX would.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -125,20 +137,42 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-# The libraries the idle agent has loaded (peewee as the agent imports it: without
-# psycopg2, see agent/pg_driver.py).
-BARE_IMPORTS = (
-    "import httpx, websockets, starlette.applications, uvicorn, phonenumbers, platformdirs, "
-    "truststore, filelock, sqlite3; import agent, peewee; import time; "
-    "print('ready', flush=True); time.sleep(60)"
+# ``python -m agent`` (runpy, as ``-m`` runs it), plus a SIGUSR1 handler that writes the
+# names in sys.modules to $BENCH_MODULES. The agent's loop wakes for any signal (it set
+# a wakeup fd for SIGINT/SIGTERM), so the handler runs on the main thread at once.
+_AGENT = (
+    "import json, os, runpy, signal, sys\n"
+    "def _modules(signum, frame):\n"
+    "    path = os.environ['BENCH_MODULES']\n"
+    "    with open(path + '.tmp', 'w') as f:\n"
+    "        json.dump(sorted(sys.modules), f)\n"
+    "    os.replace(path + '.tmp', path)\n"
+    "signal.signal(signal.SIGUSR1, _modules)\n"
+    "runpy.run_module('agent', run_name='__main__', alter_sys=True)\n"
+)
+
+# The baseline: ``agent``'s __init__ (its import policy), then every other module the
+# idle agent had loaded; one that cannot be imported on its own is skipped.
+_BARE = (
+    "import importlib, json, sys, time\n"
+    "import agent\n"
+    "for name in json.load(open(sys.argv[1])):\n"
+    "    try:\n"
+    "        importlib.import_module(name)\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(60)\n"
 )
 
 
-def _subprocess_agent(info: Any, data: Path) -> tuple[float, int]:
-    env = {**os.environ, "PHONET_API_KEY": info.api_key}
+def _subprocess_agent(info: Any, data: Path) -> tuple[float, int, list[str]]:
+    """(seconds to connected, idle VmRSS in kB, the names in the agent's sys.modules)."""
+    modules_file = data.parent / f"{data.name}-modules.json"
+    env = {**os.environ, "PHONET_API_KEY": info.api_key, "BENCH_MODULES": str(modules_file)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", "--headless", "--data-dir", str(data),
+        [sys.executable, "-c", _AGENT, "run", "--headless", "--data-dir", str(data),
          "--base-url", info.base_url, "--domain", info.domain, "--ext", "001"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )  # fmt: skip
@@ -162,15 +196,30 @@ def _subprocess_agent(info: Any, data: Path) -> tuple[float, int]:
             time.sleep(0.01)
         time.sleep(3.0)  # idle
         rss = _rss_kb(proc.pid)
+        modules: list[str] = []
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.perf_counter() + 10
+        while not modules_file.exists() and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        if modules_file.exists():
+            modules = json.loads(modules_file.read_text())
     finally:
         proc.terminate()
         proc.wait(10)
-    return connected_s, rss
+    return connected_s, rss, modules
 
 
-def _bare_rss() -> int:
+def _library_modules(modules: list[str]) -> list[str]:
+    """The agent's modules without its own (``agent.*``) and the script's ``__main__``."""
+    own = ("agent", "__main__", "__mp_main__")
+    return [name for name in modules if name.split(".")[0] not in own]
+
+
+def _bare_rss(modules: list[str], workdir: Path) -> int:
+    listing = workdir / "bare-modules.json"
+    listing.write_text(json.dumps(_library_modules(modules)))
     proc = subprocess.Popen(
-        [sys.executable, "-c", BARE_IMPORTS], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", _BARE, str(listing)], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     try:
         assert proc.stdout is not None
@@ -223,8 +272,8 @@ def run() -> list[dict[str, Any]]:
         control.add_user("001", "Bench", "bench@example.org")
         bare_ms = asyncio.run(_bare_latency(info, frames))
         control.reset()
-        connected_s, rss_kb = _subprocess_agent(info, Path(tmp) / "proc")
-        bare_rss_kb = _bare_rss()
+        connected_s, rss_kb, modules = _subprocess_agent(info, Path(tmp) / "proc")
+        bare_rss_kb = _bare_rss(modules, Path(tmp))
         bare_connect_s = statistics.median(_bare_connect(info) for _ in range(3))
     rows = []
     for label, q in (("p50", 0.50), ("p99", 0.99)):
@@ -238,7 +287,8 @@ def run() -> list[dict[str, Any]]:
         })  # fmt: skip
     rows.append({
         "name": "idle RSS, connected headless agent", "value": rss_kb / 1024, "unit": "MB",
-        "baseline_name": "bare interpreter importing the same libraries",
+        "baseline_name": "bare interpreter importing the same libraries "
+        f"({len(_library_modules(modules))} modules the idle agent had loaded)",
         "baseline_value": bare_rss_kb / 1024,
         "ratio": rss_kb / bare_rss_kb if bare_rss_kb else None, "goal": "≤ 50 MB",
     })  # fmt: skip

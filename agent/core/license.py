@@ -41,9 +41,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 KEY_PREFIX: Final = "PA"
 FORMAT_VERSION: Final = 1
 SIGNING_CONTEXT: Final = b"phonet-agent licence v1\x00"
@@ -309,6 +306,11 @@ def verify_key(
     decoded = decode_key(text)
     if isinstance(decoded, Rejection):
         return decoded
+    # cryptography (OpenSSL's bindings) costs ~6 MB of resident memory: loaded when a
+    # key is first judged, not by an agent that holds none (issue 2, idle memory).
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(decoded.signature, decoded.payload)
     except InvalidSignature:

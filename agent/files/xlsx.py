@@ -12,19 +12,14 @@ Cells are data, never formulas: a contact named "=HYPERLINK(…)" stays text
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
-from typing import BinaryIO
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+from typing import Any, BinaryIO
 
 from agent.core.errors import InvalidInput
 
@@ -33,6 +28,11 @@ MAX_WIDTH = 60.0
 _WIDTH_SAMPLE = 200
 _TITLE_FORBIDDEN = str.maketrans(dict.fromkeys("[]:*?/\\", "_"))
 _DATE_WIDTHS = {datetime: 19.0, date: 11.0, time: 9.0, timedelta: 10.0}
+# openpyxl's own rules (openpyxl.cell.cell ILLEGAL_CHARACTERS_RE and ERROR_CODES), kept
+# here so the per-cell code needs no openpyxl import (tests/test_idle_footprint.py
+# checks they still match the installed openpyxl).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+ERROR_CODES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,13 @@ def write_xlsx(
 
 
 def _write(stream: BinaryIO, sheets: Sequence[Sheet], time_zone: tzinfo | None) -> None:
+    # openpyxl (with lxml and PIL) costs ~12 MB and 0.1-0.3 s: loaded on the first export
+    # only, not by the idle agent (issue 2, idle memory and start time).
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook(write_only=True)
     bold = Font(bold=True)
     used: set[str] = set()
@@ -89,8 +96,9 @@ def _write(stream: BinaryIO, sheets: Sequence[Sheet], time_zone: tzinfo | None) 
                 cell.font = bold
                 header.append(cell)
             ws.append(header)
+        text_cell = _text_cell(WriteOnlyCell, ws)
         for row in chain(first, rows):
-            ws.append([_value(ws, value, time_zone) for value in row])
+            ws.append([_value(value, time_zone, text_cell) for value in row])
     book.save(stream)
 
 
@@ -110,15 +118,22 @@ def _text(value: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", value) if ILLEGAL_CHARACTERS_RE.search(value) else value
 
 
-def _value(ws: object, value: object, time_zone: tzinfo | None) -> object:
+def _text_cell(cell_class: Callable[..., Any], ws: object) -> Callable[[str], object]:
+    def text_cell(value: str) -> object:
+        cell = cell_class(ws, value=value)
+        cell.data_type = "s"  # text, not a formula or an error code
+        return cell
+
+    return text_cell
+
+
+def _value(value: object, time_zone: tzinfo | None, text_cell: Callable[[str], object]) -> object:
     if value is None or isinstance(value, bool | int | float | Decimal):
         return value
     if isinstance(value, str):
         value = _text(value)
         if value.startswith("=") or value in ERROR_CODES:
-            cell = WriteOnlyCell(ws, value=value)
-            cell.data_type = "s"  # text, not a formula or an error code
-            return cell
+            return text_cell(value)
         return value
     if isinstance(value, datetime):
         if value.tzinfo is not None:

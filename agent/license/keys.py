@@ -4,6 +4,9 @@ never does (L1; issue 8 item 2; docs/licensing.md, "The vendor's key").
 The private key lives in one PEM file (PKCS#8, optionally encrypted with a passphrase)
 at a path the vendor gives on the command line; nothing here writes it anywhere else,
 prints it or logs it.
+
+cryptography is imported by the functions that use it: the running agent imports this
+module for :func:`agent_public_key` only (issue 2, idle memory).
 """
 
 from __future__ import annotations
@@ -13,17 +16,14 @@ import sys
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Final
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from typing import TYPE_CHECKING, Final
 
 from agent.core.errors import ConfigError, InvalidInput
 from agent.core.license import LicenseTerms, Rejection, assemble_key, check_terms, signing_payload
 from agent.logs import redact_value
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PRODUCTION_PUBLIC_KEY: Final = "933c621fdb033c205f05b50066bba4af2c39f728a4e8af4b07a6bbb2f214239b"
 """The vendor's public key (32 bytes, hex). Its private half is kept by the vendor
@@ -68,6 +68,9 @@ def public_key_hex(private_key: Ed25519PrivateKey) -> str:
 def generate_vendor_key(path: Path, passphrase: str | None = None) -> Ed25519PrivateKey:
     """Make a new vendor key pair and write its private half to ``path`` (readable by its
     owner only); never overwrites a file. Returns the private key (for its public half)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase.encode())
@@ -94,6 +97,9 @@ def generate_vendor_key(path: Path, passphrase: str | None = None) -> Ed25519Pri
 def load_vendor_key(path: Path, passphrase: str | None = None) -> Ed25519PrivateKey:
     """The vendor's private key from its PEM file; InvalidInput saying what is wrong
     (never the key's content)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if passphrase:
         redact_value(passphrase)
     try:
@@ -135,6 +141,8 @@ def issue_key(private_key: Ed25519PrivateKey, terms: LicenseTerms) -> str:
 
 def verifies(public_key: bytes, private_key: Ed25519PrivateKey) -> bool:
     """Whether ``private_key`` is the other half of ``public_key`` (a vendor's check)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     return (
         Ed25519PublicKey.from_public_bytes(public_key).public_bytes_raw()
         == private_key.public_key().public_bytes_raw()

@@ -138,7 +138,10 @@ class PhonetRest:
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             cookies=jar,
             timeout=httpx.Timeout(timeout_s),
-            verify=make_ssl_context(ca_file) if self._base.startswith("https:") else True,
+            # Plain HTTP (the simulator, a PBX on the LAN) has no TLS, and no redirect is
+            # followed (below): no context, which httpx would build from certifi (~2 MB,
+            # ~40 ms at start; issue 2).
+            verify=make_ssl_context(ca_file) if self._base.startswith("https:") else False,
             follow_redirects=False,  # a 302 is a dead session to us (§4.2), not a hop
         )
 
