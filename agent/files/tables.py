@@ -24,8 +24,6 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TypeAlias
 
-import python_calamine
-
 from agent.core.errors import InvalidInput
 from agent.files import csv_text
 
@@ -173,6 +171,9 @@ def _csv_rows(table: Table, text: str, delimiter: str) -> Iterator[Row]:
 
 
 def _read_workbook(data: bytes, name: str, sheet: str | None) -> Table:
+    # Loaded on the first workbook read only, not by the idle agent (issue 2).
+    import python_calamine
+
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except python_calamine.PasswordError as exc:

@@ -275,3 +275,53 @@ async def test_the_demo_data_names_the_demo_numbers(area: Area) -> None:
         assert (await area.contacts.lookup(number)).found.matches
     assert not (await area.contacts.lookup("+380931234567")).found.matches
     assert len(await area.stats.abc_classes()) == 10
+
+
+async def test_the_popup_lookup_reads_the_same_note_and_planned_event_as_the_events(
+    area: Area,
+) -> None:
+    """The lookup reads B13's facts with the matches in one statement
+    (ContactsRepository.matches_with_facts): they are the events repository's own."""
+    from agent.core.call_events import EventChanges
+
+    contacts = [await area.add(name, "0442249895") for name in ("Іван", "Олена", "Петро")]
+    ivan, olena, _ = contacts
+    assert ivan.id is not None and olena.id is not None
+    now = area.clock.now
+
+    async def event(contact_id: int, notes: str, days: float | None, state: EventState) -> int:
+        draft = EventDraft(
+            operator_ext="001",
+            contact_id=contact_id,
+            notes=notes,
+            state=state,
+            planned_at=None if days is None else now + timedelta(days=days),
+        )
+        made = await area.events.create_event(draft)
+        area.clock.advance(minutes=1)  # notes in order of writing
+        return made.id
+
+    await event(ivan.id, "перша розмова", None, EventState.SAVED)
+    await event(ivan.id, "друга розмова", None, EventState.SAVED)
+    await event(ivan.id, "передзвонити", 2, EventState.SAVED)  # still to do: no note
+    done = await event(ivan.id, "зробили", 1, EventState.SAVED)
+    await area.events.save(done, EventChanges(done=True))
+    await event(ivan.id, "", None, EventState.SAVED)  # an empty note says nothing
+    await event(ivan.id, "ще відкрита", None, EventState.OPEN)
+    declined = await event(olena.id, "відхилена", 0.5, EventState.OPEN)
+    await area.events.decline(declined)
+    await event(olena.id, "пізніше", 3, EventState.OPEN)
+
+    repo, events = area.contacts.repo, area.contacts.events
+    facts = await area.storage.run(repo.matches_with_facts, "+380442249895")
+    assert sorted(f.match.contact.name for f in facts) == ["Іван", "Олена", "Петро"]
+    for fact in facts:
+        contact_id = fact.match.contact.id
+        assert contact_id is not None
+        planned = await area.storage.run(events.nearest_planned, contact_id)
+        assert fact.last_note == await area.storage.run(events.last_note, contact_id)
+        assert fact.planned_id == (planned.id if planned else None)
+    by_name = {f.match.contact.name: f for f in facts}
+    assert by_name["Іван"].last_note == "зробили"
+    assert by_name["Олена"].last_note is None and by_name["Олена"].planned_id is not None
+    assert by_name["Петро"].planned_id is None

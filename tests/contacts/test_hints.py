@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from agent.contacts import hint_table
-from agent.contacts.service import HINTS
+from agent.contacts.service import hints
 from agent.core.contacts import describe_number
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_hints_say_what_phonenumbers_geocoder_and_carrier_say() -> None:
     reference = json.loads(done.stdout)
     for e164 in SAMPLE:
         for lang in ("en", "uk", "ru"):
-            hint = describe_number(e164, HINTS, lang)
+            hint = describe_number(e164, hints(), lang)
             want_region, want_operator, want_country = reference[e164][lang]
             assert hint.country == want_country, (e164, lang)
             if e164.startswith("+380"):
@@ -72,8 +72,8 @@ def test_hints_say_what_phonenumbers_geocoder_and_carrier_say() -> None:
 
 
 def test_a_kyiv_landline_and_a_kyivstar_mobile_are_named_in_ukrainian() -> None:
-    landline = describe_number("+380442249895", HINTS, "uk")
-    mobile = describe_number("+380671112233", HINTS, "uk")
+    landline = describe_number("+380442249895", hints(), "uk")
+    mobile = describe_number("+380671112233", hints(), "uk")
     assert landline.region == "м. Київ" and landline.operator is None
     assert landline.kind == "fixed_line"
     assert (mobile.region, mobile.operator, mobile.kind) == ("Україна", "Київстар", "mobile")
@@ -96,9 +96,9 @@ def test_the_hint_table_matches_the_installed_phonenumbers() -> None:
 def test_the_agent_never_loads_phonenumbers_geocoder_for_a_hint() -> None:
     code = (
         "import sys\n"
-        "from agent.contacts.service import HINTS\n"
+        "from agent.contacts.service import hints\n"
         "from agent.core.contacts import describe_number\n"
-        "describe_number('+380442249895', HINTS, 'uk')\n"
+        "describe_number('+380442249895', hints(), 'uk')\n"
         "print(any(m.startswith(('phonenumbers.geodata', 'phonenumbers.carrierdata'))"
         " for m in sys.modules))\n"
     )

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from agent.contacts.imports import import_contacts
+from agent.contacts.imports import _SearchText, import_contacts
 from agent.contacts.sales_import import import_sales
+from agent.core.contacts import search_text
 from agent.core.errors import InvalidInput
 from tests.contacts.conftest import Area
 from tests.files.samples import make_ods, make_xlsx
@@ -198,3 +201,72 @@ async def test_sales_find_their_contact_by_number_name_or_id(area: Area) -> None
         area.contacts, b"Phone,Date,Amount\n0442249895,2024-03-09,1\n", "s.csv", replace=True
     )
     assert await area.storage.run(area.contacts.sales.count) == 1
+
+
+async def test_rows_of_one_person_far_apart_in_a_long_file_make_one_contact(
+    sqlite_area: Area,
+) -> None:
+    """Rows are grouped 5000 at a time (agent/contacts/tables.py BATCH): a person's
+    rows in different batches still make one contact, with every number indexed."""
+    area = sqlite_area
+    lines = ["ПІБ;Компанія;Телефон"]
+    for index in range(12_000):
+        lines.append(f"Клієнт {index};ТОВ «Клієнт»;067{index:07d}")
+    lines[1] = "Іван Петренко;ТОВ «Ромашка»;0442249895"
+    lines[6_000] = "іван петренко;тов «ромашка»;0501234567"  # the same person, any case
+    lines[11_500] = "Іван Петренко;ТОВ «Ромашка»;0931234567"
+
+    report = await import_contacts(area.contacts, "\n".join(lines).encode(), "long.csv")
+
+    assert report.accepted == 12_000 and report.created == 11_998 and not report.rejected
+    ivan = await area.contacts.find_contact("0931234567")
+    assert ivan is not None and ivan.name == "Іван Петренко"
+    assert [p.number for p in ivan.phones] == ["+380442249895", "+380501234567", "+380931234567"]
+    for number in ("0442249895", "0501234567"):
+        assert await names_of(area, number) == ["Іван Петренко"]
+    assert await area.storage.run(area.contacts.repo.count) == 11_998
+
+
+async def test_an_import_extends_a_contact_stored_before_it_and_keeps_its_history(
+    area: Area,
+) -> None:
+    ivan = await area.add("Іван", "0442249895", company="ТОВ А")
+    text = "Name;Company;Phone;Phone 2;Manager\nІван;ТОВ А;0442249895;0671112233;002\n"
+
+    report = await import_contacts(area.contacts, text.encode(), "x.csv")
+
+    assert report.created == 0 and report.updated == 1
+    found = await area.contacts.find_contact("0671112233")
+    assert found is not None and found.id == ivan.id
+    assert [p.number for p in found.phones] == ["+380442249895", "+380671112233"]
+    assert found.responsible_ext == "002" and found.created_at == ivan.created_at
+
+
+async def test_an_import_leaves_the_garbage_collector_as_it_found_it(area: Area) -> None:
+    """Imports pause the cyclic collector while they build their objects (issue 4)."""
+    import gc
+
+    assert gc.isenabled()
+    await import_contacts(area.contacts, b"Name,Phone\n\xd0\x86,0442249895\n", "x.csv")
+    assert gc.isenabled()
+    with pytest.raises(InvalidInput):
+        await import_contacts(area.contacts, b"", "x.csv")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        await import_contacts(area.contacts, b"Name,Phone\nA,0442249896\n", "y.csv")
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
+
+
+@given(
+    name=st.text(alphabet="AbІіЇїЄєҐґЁё ёa-", max_size=12),
+    company=st.none() | st.text(alphabet="ТОВ «»іїєґ AZ ", max_size=12),
+)
+def test_the_imports_search_text_a_part_at_a_time_is_search_text(
+    name: str, company: str | None
+) -> None:
+    folded = _SearchText()
+    assert folded(name, company) == search_text(name, company)
+    assert folded(name, company) == search_text(name, company)  # from its cache too
