@@ -154,7 +154,9 @@ class Agent:
             reconnect_s=self.operator.reconnect_s,
             max_delay_s=max(self.operator.reconnect_max_s, self.operator.reconnect_s),
             on_frame=runtime.frame_received,
-            on_link=lambda change: runtime.link_changed(change.up, change.reason or ""),
+            on_link=lambda change: runtime.link_changed(
+                change.up, change.reason or "", retrying=not change.gave_up
+            ),
             check_key=self.rest.authorize,
         )
         self.hub = hub = Hub()
@@ -223,7 +225,18 @@ class Agent:
         if self._live_task is not None and not self._live_task.done():
             self.live.reconnect_now()
             return
+        if self.runtime is not None:
+            self.runtime.link_connecting()  # contracts.md §4: "connecting" from now on
         self._live_task = asyncio.create_task(self.live.run(), name="live")
+        self._live_task.add_done_callback(self._live_ended)
+
+    def _live_ended(self, task: asyncio.Task[None]) -> None:
+        """The live client returns after reporting that it gave up; a crash reports
+        nothing, so say "offline" for it (the tray must not show "connecting" forever)."""
+        if task.cancelled() or task.exception() is None or self.runtime is None:
+            return
+        log.error("the live link stopped on an error", exc_info=task.exception())
+        self.runtime.link_changed(False, f"live link error: {type(task.exception()).__name__}")
 
     async def disconnect(self) -> None:
         """Stop the live link; the runtime marks the link down (B4 reconciles later)."""
@@ -242,10 +255,10 @@ class Agent:
     def link_status(self) -> tuple[str, bool, str | None]:
         """(``offline``|``connecting``|``online``, the link is meant to run, why it is down)."""
         running = self._live_task is not None and not self._live_task.done()
-        if self.runtime is not None and self.runtime.phone.link_up:
-            return "online", running, None
-        reason = self.live.stats.last_reason if self.live is not None else None
-        return ("connecting", True, reason) if running else ("offline", False, reason)
+        if self.runtime is None:
+            return "offline", running, None
+        link, reason = self.runtime.link_state()  # what /api/status says, at every moment
+        return str(link), running, reason
 
     def add_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A long-lived task of a feature: cancelled at stop, newest first, before the

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from agent.core.connection import LinkState
 from agent.core.effects import (
     AnnounceOutcome,
     Effect,
@@ -99,6 +100,12 @@ class _Frame:
 class _Link:
     up: bool
     reason: str
+    retrying: bool = False  # down, but the live client keeps trying: "connecting"
+
+
+@dataclass(frozen=True, slots=True)
+class _Connecting:
+    """The live link was started (Connect, U3): "connecting" until it reports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +128,7 @@ class _Call:
     fn: Callable[[], list[Effect]]
 
 
-_Item = _Frame | _Link | _HistoryDone | _ActiveDone | _Call
+_Item = _Frame | _Link | _Connecting | _HistoryDone | _ActiveDone | _Call
 
 
 @dataclass
@@ -172,6 +179,11 @@ class Runtime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = asyncio.Event()
         self.online = asyncio.Event()  # set while the live link is up
+        # contracts.md §4 ``link`` while the phone's link is down: "connecting" while
+        # the live client tries (or waits to try again), "offline" when it is stopped
+        # or gave up; ``link_reason`` is why it is down (U3: the truth at every moment).
+        self.link_down_state = LinkState.OFFLINE
+        self.link_reason: str | None = None
 
     # ------------------------------------------------------------ feeding
 
@@ -179,8 +191,16 @@ class Runtime:
         """The live client's callback (same loop): queue, never block."""
         self._inbox.put_nowait(_Frame(text, time.perf_counter_ns()))
 
-    def link_changed(self, up: bool, reason: str = "") -> None:
-        self._inbox.put_nowait(_Link(up, reason))
+    def link_changed(self, up: bool, reason: str = "", *, retrying: bool = False) -> None:
+        """The live client's report (agent/phonet/live.py ``LinkChange``): up, or down
+        and ``retrying`` (it tries again: "connecting") or not (stopped, gave up)."""
+        self._inbox.put_nowait(_Link(up, reason, retrying))
+
+    def link_connecting(self) -> None:
+        """The live link was (re)started: "connecting" from now on, in order with the
+        reports already queued (a Disconnect's "offline" is overtaken, not lost)."""
+        self.link_down_state = LinkState.CONNECTING
+        self._inbox.put_nowait(_Connecting())
 
     def submit(self, fn: Callable[[], list[Effect]]) -> None:
         """Thread-safe: run ``fn`` on the runtime's task and execute its effects."""
@@ -251,10 +271,17 @@ class Runtime:
             case _Link(up=True):
                 self.stats.connected_at = now
                 self.online.set()
+                self.link_reason = None
                 return self.phone.feed(LinkUp(now))
             case _Link(up=False):
                 self.online.clear()
-                return self.phone.feed(LinkDown(now, item.reason))
+                told = self._link_down(
+                    LinkState.CONNECTING if item.retrying else LinkState.OFFLINE,
+                    item.reason or None,
+                )
+                return _with_state_change(self.phone.feed(LinkDown(now, item.reason)), told)
+            case _Connecting():
+                return self._link_down(LinkState.CONNECTING, self.link_reason)
             case _HistoryDone(records=None):
                 return self.phone.history_failed(item.purpose, now)
             case _HistoryDone(records=list() as records):
@@ -264,6 +291,13 @@ class Runtime:
             case _Call():
                 return item.fn()
         return []
+
+    def _link_down(self, state: LinkState, reason: str | None) -> list[Effect]:
+        """Note how the link is down; a change the status shows is a StateChanged."""
+        before = (self.link_down_state, self.link_reason)
+        self.link_down_state, self.link_reason = state, reason
+        changed = (state, reason) != before and not self.phone.link_up
+        return [StateChanged()] if changed else []
 
     async def _on_frame(self, frame: _Frame) -> list[Effect]:
         self.stats.frames += 1
@@ -426,11 +460,19 @@ class Runtime:
 
     # ------------------------------------------------------------ views
 
+    def link_state(self) -> tuple[LinkState, str | None]:
+        """contracts.md §4 ``link`` and why it is down (None while online)."""
+        if self.phone.link_up:
+            return LinkState.ONLINE, None
+        return self.link_down_state, self.link_reason
+
     def status(self) -> dict[str, Any]:
         phone = self.phone
+        link, reason = self.link_state()
         status = {
             "connected": phone.link_up,
-            "link": "online" if phone.link_up else "offline",
+            "link": str(link),
+            "link_reason": reason,
             "extension": phone.config.own_ext,
             "dnd": {"on": phone.dnd, "until": iso(phone.dnd_until)},
             "lines": [line_json(line) for line in phone.line_list],
@@ -439,6 +481,13 @@ class Runtime:
         for key, hook in self.status_hooks.items():
             status[key] = hook()
         return status
+
+
+def _with_state_change(effects: list[Effect], told: list[Effect]) -> list[Effect]:
+    """``effects`` plus ``told``'s StateChanged unless one is there already."""
+    if told and not any(isinstance(e, StateChanged) for e in effects):
+        return [*effects, *told]
+    return effects
 
 
 def line_json(line: Line) -> dict[str, Any]:

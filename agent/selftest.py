@@ -26,8 +26,15 @@ from pathlib import Path
 from typing import IO, Any
 
 import agent
+from agent.tray_backend import (
+    choose_backend,
+    session_bus_present,
+    statusnotifier_host,
+    tray_host_window,
+)
 
 PROBE_TIMEOUT_S = 10.0
+HOST_PROBE_TIMEOUT_S = 3.0  # a tray host that does not answer in 3 s is not there
 SELFTEST_SERVICE = "Phonet Agent selftest"  # never the real service: contracts.md §2
 
 Probe = dict[str, object]
@@ -68,26 +75,42 @@ def has_display(environ: Mapping[str, str]) -> bool:
 # ---------------------------------------------------------------- tray (pystray)
 
 
-def choose_tray_backend(system: str, environ: Mapping[str, str]) -> str:
-    """pystray's backend, chosen explicitly (architecture.md: import GUI lazily).
+def choose_tray_backend(
+    system: str, environ: Mapping[str, str], probe: Callable[[str], bool] | None = None
+) -> str:
+    """pystray's backend: the agent's own decision (agent/tray_backend.py), answered by
+    this module's probes of ``environ``'s desktop unless ``probe`` is given.
 
-    Windows: ``win32``. Linux: ``dummy`` without a display, else ``PYSTRAY_BACKEND`` if
-    set, else ``appindicator`` when Ayatana's typelib is present, then ``gtk``, then
-    ``xorg`` (pystray's own order).
+    The probes here import no GUI toolkit: the typelibs are looked for as files, the
+    session bus and the tray hosts (StatusNotifier, XEmbed) are asked on the bus and
+    the display ``environ`` names, each under a timeout. Raises ValueError for an
+    unknown ``PHONET_TRAY_BACKEND`` / ``PYSTRAY_BACKEND``.
     """
-    if system == "win32":
-        return "win32"
-    if system == "darwin":
-        return "darwin"
-    if not has_display(environ):
-        return "dummy"
-    if environ.get("PYSTRAY_BACKEND"):
-        return environ["PYSTRAY_BACKEND"]
-    if _typelib_present("AyatanaAppIndicator3"):
-        return "appindicator"
-    if _typelib_present("Gtk"):
-        return "gtk"
-    return "xorg"
+    return choose_backend(system, environ, probe or _desktop_probe(environ))
+
+
+def _desktop_probe(environ: Mapping[str, str]) -> Callable[[str], bool]:
+    def probe(what: str) -> bool:
+        if what == "bus":
+            return session_bus_present(environ)
+        if what == "appindicator":
+            return _typelib_present("AyatanaAppIndicator3") or _typelib_present("AppIndicator3")
+        if what == "gtk":
+            return _typelib_present("Gtk")
+        if what == "sni":
+            address = environ.get("DBUS_SESSION_BUS_ADDRESS")
+            return bool(address) and _answers(lambda: statusnotifier_host(str(address)))
+        if what == "xembed":
+            name = environ.get("DISPLAY")
+            return bool(name) and _answers(lambda: tray_host_window(name) != 0)
+        return False
+
+    return probe
+
+
+def _answers(fn: Callable[[], bool]) -> bool:
+    """A yes/no probe of the desktop; no answer in time, or an error, is a no."""
+    return _with_timeout(lambda: "yes" if fn() else "no", HOST_PROBE_TIMEOUT_S) == "yes"
 
 
 def _typelib_present(name: str) -> bool:
@@ -363,11 +386,16 @@ def run_selftest(
     env = os.environ if environ is None else environ
     system = sys.platform
 
-    tray = choose_tray_backend(system, env)
+    try:
+        tray = choose_tray_backend(system, env)
+    except ValueError as exc:  # a backend named in the environment that does not exist
+        tray = str(env.get("PHONET_TRAY_BACKEND") or env.get("PYSTRAY_BACKEND"))
+        tray_result = f"unavailable: {exc}"
+    else:
+        tray_result = _with_timeout(lambda: _tray_probe(tray, env), timeout)
     window = choose_window_backend(system, env)
     keyring_box = ["unknown"]
     notifier_box = ["unknown"]
-    tray_result = _with_timeout(lambda: _tray_probe(tray, env), timeout)
     keyring_result = _with_timeout(lambda: _keyring_probe(keyring_box), timeout)
     notifier_result = _with_timeout(lambda: _notifier_probe(notifier_box), timeout)
     window_result = _with_timeout(lambda: _window_probe(window, env), timeout)

@@ -31,6 +31,7 @@ from agent.desktop.menu import (
     SetDnd,
 )
 from agent.desktop.view import tomorrow_at
+from agent.i18n import DEFAULT, Translator
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Notices(Protocol):
 
     def info(self, title: str, body: str) -> None: ...
     def ask(
-        self, title: str, body: str, yes: tuple[str, Callable[[], None]], no: str = ...
+        self, title: str, body: str, yes: tuple[str, Callable[[], None]], no: str | None = ...
     ) -> bool: ...
 
 
@@ -76,6 +77,15 @@ async def _find_contact(services: Any, number: str) -> int | None:
     return getattr(contact, "id", None) if contact is not None else None
 
 
+def error_text(exc: AgentError, t: Translator) -> str:
+    """What an operator reads about an error: the agent's own sentence in English (it
+    names the detail), the error's message key in Ukrainian or Russian (architecture.md
+    rule 8: user-facing errors are message keys)."""
+    if t.language == DEFAULT or not t.has(exc.message_key):
+        return str(exc)
+    return t(exc.message_key)
+
+
 class DesktopActions:
     def __init__(
         self,
@@ -87,8 +97,10 @@ class DesktopActions:
         region: Callable[[], str],
         tz: Callable[[], tzinfo],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        language: Callable[[], str] = lambda: "en",
     ) -> None:
         self.runtime = runtime
+        self.language = language  # B7: the operator's language now (en, uk, ru)
         self.agent = agent
         self.services = services
         self.own_ext = own_ext
@@ -121,10 +133,15 @@ class DesktopActions:
         exc = task.exception()
         if isinstance(exc, AgentError):
             log.info("%s: %s", what, exc)
-            self._tell("Phonet Agent", str(exc))
+            self._tell("Phonet Agent", error_text(exc, self.t))
         elif exc is not None:
             log.error("%s failed", what, exc_info=exc)
-            self._tell("Phonet Agent", f"Something went wrong: {type(exc).__name__}")
+            self._tell("Phonet Agent", self.t("popup.failed", error=type(exc).__name__))
+
+    @property
+    def t(self) -> Translator:
+        """The words of the popups the actions show, in the operator's language (B7)."""
+        return Translator(self.language())
 
     def _tell(self, title: str, body: str) -> None:
         if self.notices is not None:
@@ -167,7 +184,7 @@ class DesktopActions:
         dialer = getattr(self.services, "dialer", None)
         method = getattr(dialer, command.action, None)
         if method is None:
-            self._tell("Auto-dial", "Auto-dial is not available in this version.")
+            self._tell(self.t("tray.dialer"), self.t("popup.dialer_unavailable"))
             return
         result = method(command.minutes) if command.action == "pause" else method()
         if inspect.isawaitable(result):
@@ -177,14 +194,14 @@ class DesktopActions:
         text = await asyncio.to_thread(read_selection, "clipboard")
         target = find_number(text or "", self.region())
         if not isinstance(target, DialTarget):
-            self._tell("Dial clipboard number", "There is no phone number in the clipboard.")
+            self._tell(self.t("tray.dial_clipboard"), self.t("popup.no_number_clipboard"))
             return
         await self.runtime.dial(target.number)
 
     def open_window(self, target: str | None) -> None:
         window = getattr(self.services, "window", None)
         if window is None or not window.open(target):
-            self._tell("Phonet Agent", "The window cannot be opened right now.")
+            self._tell("Phonet Agent", self.t("popup.window_unavailable"))
 
     # ---------------------------------------------------------------- hotkey (B1)
 
@@ -192,7 +209,7 @@ class DesktopActions:
         """The hotkey: show the normalised number and the contact, dial on "Dial"."""
         target = find_number(text or "", self.region())
         if not isinstance(target, DialTarget):
-            self._tell("Dial selection", "There is no phone number in the selected text.")
+            self._tell(self.t("popup.dial_selection"), self.t("popup.no_number_selection"))
             return
         number = target.number
         lines = [number]
@@ -204,10 +221,12 @@ class DesktopActions:
             words = ", ".join(x for x in (about.region or about.country, about.operator) if x)
             if words:
                 lines.append(words)
+        t = self.t
         asked = self.notices is not None and self.notices.ask(
-            f"Dial {number}?",
+            t("popup.dial_confirm", number=number),
             "\n".join(lines),
-            ("Dial", lambda: self.spawn(self.runtime.dial(number), "hotkey dial")),
+            (t("popup.action.dial"), lambda: self.spawn(self.runtime.dial(number), "hotkey dial")),
+            t("popup.action.cancel"),
         )
         if not asked:  # no popups here: the hotkey itself is the confirmation
             log.info("hotkey: dialling without a confirmation popup (none can be shown)")

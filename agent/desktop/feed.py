@@ -64,6 +64,7 @@ class TrayFeed:
         show: Callable[[TrayView], None],
         missed: Callable[[datetime], Awaitable[int | None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        language: Callable[[], str] = lambda: "en",
     ) -> None:
         self.runtime = runtime
         self.journal = journal
@@ -75,6 +76,7 @@ class TrayFeed:
         self._show = show
         self._missed = missed
         self._clock = clock
+        self._language = language
         self._wake = asyncio.Event()
         self._journal_stale = True
         self._figures = DayFigures()
@@ -168,4 +170,5 @@ class TrayFeed:
             figures=self._figures,
             recent=recent_numbers(self.runtime.recent_numbers, self._journal_recent),
             problem=problem,
+            language=self._language(),
         )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
-from agent.desktop.view import DIALER_RUNNING, TrayView, state_text
+from agent.desktop.view import DIALER_RUNNING, TrayView, state_text, texts
+from agent.i18n import Translator
 
 # ------------------------------------------------------------------ commands
 
@@ -88,65 +89,68 @@ SEPARATOR = Entry("-")
 
 
 def build_menu(view: TrayView, tz: tzinfo) -> tuple[Entry, ...]:
-    """The whole menu for this state, top to bottom."""
+    """The whole menu for this state, top to bottom, in the view's language (B7)."""
+    t = texts(view)
     redial = view.recent[0] if view.recent else None
     entries: list[Entry] = [
         Entry(state_text(view, tz), enabled=False),
         SEPARATOR,
-        Entry("Open window", OpenWindow(), default=True),
-        Entry("Dial clipboard number", DialClipboard(), enabled=view.online),
+        Entry(t("tray.open_window"), OpenWindow(), default=True),
+        Entry(t("tray.dial_clipboard"), DialClipboard(), enabled=view.online),
         Entry(
-            "Recent numbers",
+            t("tray.recent"),
             enabled=bool(view.recent),
             submenu=tuple(Entry(n, Dial(n), enabled=view.online) for n in view.recent) or None,
         ),
         Entry(
-            f"Redial {redial}" if redial else "Redial",
+            t("tray.redial_number", number=redial) if redial else t("tray.redial"),
             Dial(redial) if redial else None,
             enabled=view.online and redial is not None,
         ),
         SEPARATOR,
-        Entry("Do not disturb", enabled=view.online, submenu=_dnd_menu(view)),
+        Entry(t("tray.dnd"), enabled=view.online, submenu=_dnd_menu(view, t)),
     ]
     if view.dialer is not None:
-        entries.append(Entry("Auto-dial", enabled=view.online, submenu=_dialer_menu(view)))
+        entries.append(Entry(t("tray.dialer"), enabled=view.online, submenu=_dialer_menu(view, t)))
     entries += [
         SEPARATOR,
-        Entry("Settings", OpenWindow("settings")),
-        Entry("Disconnect", Disconnect()) if view.connect_wanted else Entry("Connect", Connect()),
-        Entry("Quit", Quit()),
+        Entry(t("tray.settings"), OpenWindow("settings")),
+        Entry(t("tray.disconnect"), Disconnect())
+        if view.connect_wanted
+        else Entry(t("tray.connect"), Connect()),
+        Entry(t("tray.quit"), Quit()),
     ]
     return tuple(entries)
 
 
-def _dnd_menu(view: TrayView) -> tuple[Entry, ...]:
+def _dnd_menu(view: TrayView, t: Translator) -> tuple[Entry, ...]:
     can = view.dnd_available
     return (
-        Entry("On", SetDnd(True), enabled=can and not view.dnd, checked=view.dnd),
-        Entry("Off", SetDnd(False), enabled=view.dnd, checked=not view.dnd),
-        Entry("For 30 minutes", SetDnd(True, minutes=30), enabled=can),
-        Entry("For 1 hour", SetDnd(True, minutes=60), enabled=can),
-        Entry("Until tomorrow 09:00", SetDnd(True, until_tomorrow=True), enabled=can),
+        Entry(t("tray.dnd_on"), SetDnd(True), enabled=can and not view.dnd, checked=view.dnd),
+        Entry(t("tray.dnd_off"), SetDnd(False), enabled=view.dnd, checked=not view.dnd),
+        Entry(t("tray.dnd_30m"), SetDnd(True, minutes=30), enabled=can),
+        Entry(t("tray.dnd_1h"), SetDnd(True, minutes=60), enabled=can),
+        Entry(t("tray.dnd_tomorrow"), SetDnd(True, until_tomorrow=True), enabled=can),
     )
 
 
-def _dialer_menu(view: TrayView) -> tuple[Entry, ...]:
+def _dialer_menu(view: TrayView, t: Translator) -> tuple[Entry, ...]:
     assert view.dialer is not None
     state = view.dialer.state
     running = state in DIALER_RUNNING or state == "outside_hours"
     paused = state == "paused"
     return (
-        Entry("Start", Dialer("start"), enabled=state == "idle"),
+        Entry(t("tray.dialer_start"), Dialer("start"), enabled=state == "idle"),
         Entry(
-            "Pause",
+            t("tray.dialer_pause"),
             enabled=running,
             submenu=tuple(
-                Entry(f"{m} min", Dialer("pause", minutes=m), enabled=running)
+                Entry(t("dialer.minutes", n=m), Dialer("pause", minutes=m), enabled=running)
                 for m in PAUSE_MINUTES
             ),
         ),
-        Entry("Resume", Dialer("resume"), enabled=paused),
-        Entry("Stop", Dialer("stop"), enabled=running or paused),
+        Entry(t("tray.dialer_resume"), Dialer("resume"), enabled=paused),
+        Entry(t("tray.dialer_stop"), Dialer("stop"), enabled=running or paused),
     )
 
 

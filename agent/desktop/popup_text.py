@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from agent.core.events import Direction
 from agent.core.popups import Popup, PopupKind
 from agent.desktop.view import clock
+from agent.i18n import Translator
 
 MAX_BUTTONS = 5  # Windows toasts take at most five actions
 MAX_CONTEXT_LINES = 3
@@ -24,9 +25,6 @@ class PopupText:
     timeout_s: int  # 0: stays until replaced or dismissed
 
 
-_DIRECTION = {Direction.IN: "incoming", Direction.OUT: "outgoing", Direction.INTERNAL: "internal"}
-
-
 def missed(popup: Popup) -> bool:
     """An incoming call that ended unanswered (``talk_s`` is set only after an answer)."""
     return (
@@ -34,24 +32,28 @@ def missed(popup: Popup) -> bool:
     )
 
 
-def popup_text(popup: Popup, *, timeout_s: int) -> PopupText:
-    """Title, body and buttons of a call popup (C3: number and direction; B13 context)."""
+def popup_text(popup: Popup, *, timeout_s: int, t: Translator | None = None) -> PopupText:
+    """Title, body and buttons of a call popup (C3: number and direction; B13 context),
+    in ``t``'s language (B7; English by default)."""
+    t = t or Translator("en")
     who = popup.contact or popup.number
     match popup.kind:
         case PopupKind.DIAL:
-            title = f"Calling {who}"
+            title = t("popup.title.dial", who=who)
         case PopupKind.RING:
-            title = f"Incoming call from {who}"
+            title = t("popup.title.ring", who=who)
         case PopupKind.ANSWER:
-            title = f"Talking with {who}"
+            title = t("popup.title.answer", who=who)
         case PopupKind.HANGUP if missed(popup):
-            title = f"Missed call from {who}"
+            title = t("popup.title.missed", who=who)
         case PopupKind.HANGUP if popup.talk_s is not None:
-            title = f"Call ended · {clock(popup.talk_s)}"
+            title = t("popup.title.ended_talk", talk=clock(popup.talk_s))
         case PopupKind.HANGUP:
-            title = "No answer" if popup.direction is not Direction.IN else "Call ended"
-    first = f"{popup.number} ({_DIRECTION.get(popup.direction, str(popup.direction))})"
-    lines = [first]
+            title = t(
+                "popup.title.no_answer" if popup.direction is not Direction.IN else "popup.hangup"
+            )
+    direction = t(f"popup.direction.{popup.direction}")
+    lines = [f"{popup.number} ({direction})"]
     named = " — ".join(x for x in (popup.contact, popup.company) if x)
     if named:
         lines.append(named)
@@ -59,21 +61,22 @@ def popup_text(popup: Popup, *, timeout_s: int) -> PopupText:
     return PopupText(
         title=title,
         body="\n".join(lines),
-        buttons=_buttons(popup)[:MAX_BUTTONS],
+        buttons=tuple((bid, t(f"popup.action.{bid}")) for bid in _buttons(popup))[:MAX_BUTTONS],
         timeout_s=0 if popup.kind is PopupKind.RING else timeout_s,
     )
 
 
-def _buttons(popup: Popup) -> tuple[tuple[str, str], ...]:
-    """B6: open contact, create event, hang up, call back (missed)."""
+def _buttons(popup: Popup) -> tuple[str, ...]:
+    """B6: open contact, create event, hang up, call back (missed); their titles are
+    ``popup.action.<id>`` in agent/i18n."""
     known = popup.contact is not None
-    contact = (("open_contact", "Open contact"),) if known else ()
+    contact = ("open_contact",) if known else ()
     match popup.kind:
         case PopupKind.DIAL | PopupKind.RING:
-            return (("hangup", "Hang up"), *contact)
+            return ("hangup", *contact)
         case PopupKind.ANSWER:
-            return (("hangup", "Hang up"), ("create_event", "Create event"), *contact)
+            return ("hangup", "create_event", *contact)
         case PopupKind.HANGUP if missed(popup):
-            return (("call_back", "Call back"), ("create_event", "Create event"), *contact)
+            return ("call_back", "create_event", *contact)
         case PopupKind.HANGUP:
-            return (("create_event", "Create event"), *contact)
+            return ("create_event", *contact)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from agent.core.popups import Popup, PopupKind, console_line
 from agent.desktop.popup_text import PopupText, missed, popup_text
+from agent.i18n import Translator
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,10 @@ class DesktopPopups:
         fallback: Fallback,
         console: Callable[[str], None] | None = None,
         notifier: Any = None,
+        language: Callable[[], str] = lambda: "en",
     ) -> None:
         self.actions = actions
+        self._language = language  # B7: read at each popup, so a saved setting applies
         self._dnd = dnd
         self._timeout_s = timeout_s
         self._fallback = fallback
@@ -152,15 +155,31 @@ class DesktopPopups:
         title: str,
         body: str,
         yes: tuple[str, Callable[[], None]],
-        no: str = "Cancel",
+        no: str | None = None,
     ) -> bool:
-        """A question with a yes button; False when it cannot be asked (no notifier)."""
+        """A question with a yes button (and ``no``, by default "Cancel" in the
+        operator's language); False when it cannot be asked (no notifier)."""
         if not self.available:
             return False
         label, on_yes = yes
-        buttons = ((("yes", label), on_yes), (("no", no), None))
+        cancel = no if no is not None else self.texts()("popup.action.cancel")
+        buttons = ((("yes", label), on_yes), (("no", cancel), None))
         asyncio.get_running_loop().create_task(self._send_plain(title, body, buttons))
         return True
+
+    async def tell_now(self, title: str, body: str) -> bool:
+        """A message that must be seen before the agent exits (a refused start): sent
+        and awaited, staying until dismissed; False when it went to the fallback."""
+        if self.available:
+            self._seq += 1
+            if await self._send(f"plain.{self._seq}", title, body, (), 0, None):
+                return True
+        self._fallback(title, body)
+        return False
+
+    def texts(self) -> Translator:
+        """The popups' words in the operator's language now (B7)."""
+        return Translator(self._language())
 
     # ---------------------------------------------------------------- the worker
 
@@ -176,7 +195,7 @@ class DesktopPopups:
                     log.exception("a popup failed")
 
     async def _deliver(self, popup: Popup) -> None:
-        text = popup_text(popup, timeout_s=self._timeout_s())
+        text = popup_text(popup, timeout_s=self._timeout_s(), t=self.texts())
         previous = self._shown.pop(popup.call_uuid, None)
         if previous is not None:
             await self._clear(previous)
@@ -290,6 +309,35 @@ class DesktopPopups:
             )
         self.available = False
         self.reason = reason
+
+
+class _NoActions:
+    """Popups without buttons (:func:`notify_once`) call no action."""
+
+    def hang_up(self, call_uuid: str) -> None: ...
+    def call_back(self, number: str) -> None: ...
+    def open_contact(self, number: str) -> None: ...
+    def create_event(self, call_uuid: str, number: str, direction: str) -> None: ...
+    def open_call(self, call_uuid: str) -> None: ...
+
+
+async def notify_once(
+    title: str, body: str, fallback: Fallback | None = None, notifier: Any = None
+) -> bool:
+    """One message from a notifier of its own, before any popups are wired (a start
+    refused early); the fallback when the desktop refuses it. True when it was shown."""
+    popups = DesktopPopups(
+        actions=_NoActions(),
+        dnd=lambda: False,
+        timeout_s=lambda: 0,
+        fallback=fallback or console_fallback(),
+        notifier=notifier,
+    )
+    await popups.start()
+    try:
+        return await popups.tell_now(title, body)
+    finally:
+        await popups.close()
 
 
 def _guard(fn: Callable[[], None] | None) -> Callable[[], None] | None:

@@ -25,8 +25,17 @@ from typing import Any
 from agent.core.errors import AgentError
 from agent.desktop.actions import DesktopActions
 from agent.desktop.menu import Command
-from agent.desktop.tray import Tray, choose_backend, probe_desktop
-from agent.desktop.wiring import Desktop, ShellAgent, attach_desktop, team_zone
+from agent.desktop.popups import notify_once
+from agent.desktop.tray import Tray, probe_desktop
+from agent.desktop.wiring import (
+    Desktop,
+    ShellAgent,
+    attach_desktop,
+    operator_language,
+    team_zone,
+)
+from agent.i18n import DEFAULT, Translator
+from agent.tray_backend import choose_backend
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +168,11 @@ class DesktopShell:
         agent = self.agent
         assert agent is not None
         try:
-            await agent.start()
+            try:
+                await agent.start()
+            except AgentError as exc:
+                await self._tell_refusal(exc)
+                raise
             if not self._quit_early:
                 await agent.quit_requested.wait()
         finally:
@@ -170,6 +183,33 @@ class DesktopShell:
             await agent.stop()
             log.info("agent stopped")
         return 0
+
+    async def _tell_refusal(self, exc: AgentError) -> None:
+        """A refused start (the licence has no seat: exit 5; no keyring…) is printed on
+        stderr, which a tray user never sees: a popup says it (issue 3), else the
+        console fallback does."""
+        agent = self.agent
+        t = Translator(operator_language(agent)() if agent is not None else DEFAULT)
+        title, body = t("popup.start_refused"), refusal_text(exc, t)
+        try:
+            if self.desktop is not None:
+                shown = await self.desktop.popups.tell_now(title, body)
+            else:  # refused before the popups were wired: a notifier of its own
+                shown = await notify_once(title, body)
+        except Exception:
+            log.exception("the refusal could not be shown")
+            shown = False
+        log.info("start refused (%s); %s", exc, "a popup says so" if shown else "no popup")
+
+
+def refusal_text(exc: AgentError, t: Translator) -> str:
+    """Why the start was refused: the agent's own sentence (it names the detail, e.g.
+    who holds the seats), under the error's message in the operator's language."""
+    detail = str(exc)
+    detail = detail[:1].upper() + detail[1:]  # a sentence of its own in the popup
+    if t.language == DEFAULT or not t.has(exc.message_key):
+        return detail
+    return f"{t(exc.message_key)}\n{detail}"
 
 
 def _wait_for_tray_host(timeout: float) -> None:

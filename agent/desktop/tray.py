@@ -6,12 +6,11 @@ thread (GLib's idle queue for the GTK backends, a window message for win32, a
 serial worker for xorg, whose pystray methods marshal themselves). Driving an icon
 from a foreign thread was flaky (desktop-testing.md), so nothing else touches it.
 
-The backend is chosen explicitly (pystray's own order changes once ``gi`` is
-importable): win32 on Windows; on Linux appindicator when a StatusNotifier host
-runs, gtk when an XEmbed tray runs (a menu needs one of these two: the xorg
-backend has none), xorg only as the last fallback. Re-docking when the tray host
-comes back: win32 handles ``TaskbarCreated``, GtkStatusIcon re-docks by itself,
-appindicator re-registers with a new watcher; for xorg a watcher re-docks the icon.
+The backend is chosen explicitly by agent/tray_backend.py (the same decision
+``--selftest`` reports), answered by this module's probes of the desktop. Re-docking
+when the tray host comes back: win32 handles ``TaskbarCreated``, GtkStatusIcon
+re-docks by itself, appindicator re-registers with a new watcher; for xorg a watcher
+re-docks the icon.
 """
 
 from __future__ import annotations
@@ -24,63 +23,29 @@ import select
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import tzinfo
-from pathlib import Path
 from typing import Any
 
 from agent.desktop.icons import render
 from agent.desktop.menu import Command, build_menu, to_pystray
 from agent.desktop.view import IconState, TrayView, icon_state, tooltip
+from agent.tray_backend import session_bus_present, statusnotifier_host, tray_host_window
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("win32", "appindicator", "gtk", "xorg", "darwin", "dummy")
-ENV_BACKEND = "PHONET_TRAY_BACKEND"  # ours wins over pystray's PYSTRAY_BACKEND
-SNI_WATCHER = "org.kde.StatusNotifierWatcher"
 HOST_POLL_S = 2.0
 XORG_JOIN_S = 2.0
 
 
 # ------------------------------------------------------------------ backend choice
-
-
-def choose_backend(system: str, env: Mapping[str, str], probe: Callable[[str], bool]) -> str:
-    """pystray's backend for this desktop. ``probe(what)`` answers "bus" (a session
-    bus to talk to), "sni" (a StatusNotifier watcher on it), "xembed" (an XEmbed tray
-    host), "appindicator" / "gtk" (the typelibs load)."""
-    chosen = env.get(ENV_BACKEND) or env.get("PYSTRAY_BACKEND")
-    if chosen:
-        if chosen not in BACKENDS:
-            raise ValueError(f"unknown tray backend {chosen!r}; one of {', '.join(BACKENDS)}")
-        return chosen
-    if system == "win32":
-        return "win32"
-    if system == "darwin":
-        return "darwin"
-    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        return "dummy"
-    if not probe("bus"):
-        # GTK's backends need a session bus (pystray's GTK notifier; StatusNotifier is
-        # D-Bus itself); without one GLib would even start a bus of its own (autolaunch).
-        return "xorg"
-    has_appindicator = probe("appindicator")
-    has_gtk = probe("gtk")
-    if has_appindicator and probe("sni"):
-        return "appindicator"
-    if has_gtk and probe("xembed"):
-        return "gtk"
-    # No host runs yet: take the backend that docks when one appears.
-    if has_appindicator:
-        return "appindicator"
-    if has_gtk:
-        return "gtk"
-    return "xorg"
+# The decision itself is agent/tray_backend.py's (shared with --selftest); the probes
+# that answer it on this desktop are here.
 
 
 def probe_desktop(what: str) -> bool:
-    """The real probes of :func:`choose_backend` (Linux)."""
+    """The real probes of :func:`agent.tray_backend.choose_backend` (Linux)."""
     try:
         if what == "appindicator":
             return _gi_has("AyatanaAppIndicator3", "0.1") or _gi_has("AppIndicator3", "0.1")
@@ -89,20 +54,12 @@ def probe_desktop(what: str) -> bool:
         if what == "bus":
             return session_bus_present(os.environ)
         if what == "sni":
-            return _bus_has_name(SNI_WATCHER)
+            return statusnotifier_host()
         if what == "xembed":
             return tray_host_window() != 0
     except Exception as exc:  # a probe that fails answers "no", and says why in debug
         log.debug("tray probe %s failed: %s", what, exc)
     return False
-
-
-def session_bus_present(env: Mapping[str, str]) -> bool:
-    """The session bus's address is known, or its usual socket exists (systemd)."""
-    if env.get("DBUS_SESSION_BUS_ADDRESS"):
-        return True
-    runtime_dir = env.get("XDG_RUNTIME_DIR")
-    return bool(runtime_dir) and (Path(runtime_dir or ".") / "bus").exists()
 
 
 def _gi_has(namespace: str, version: str) -> bool:
@@ -117,28 +74,6 @@ def _gi_has(namespace: str, version: str) -> bool:
     except (ValueError, ImportError):
         return False
     return True
-
-
-def _bus_has_name(name: str) -> bool:
-    from jeepney.bus_messages import message_bus
-    from jeepney.io.blocking import open_dbus_connection
-
-    with open_dbus_connection(bus="SESSION") as conn:
-        reply = conn.send_and_get_reply(message_bus.NameHasOwner(name), timeout=2)
-    return bool(reply.body[0])
-
-
-def tray_host_window(display_name: str | None = None) -> int:
-    """The X window owning ``_NET_SYSTEM_TRAY_S<screen>`` (0: no XEmbed tray host)."""
-    from Xlib import X, display
-
-    conn = display.Display(display_name)
-    try:
-        atom = conn.intern_atom(f"_NET_SYSTEM_TRAY_S{conn.get_default_screen()}")
-        owner = conn.get_selection_owner(atom)
-        return 0 if owner in (X.NONE, 0) else int(owner.id)
-    finally:
-        conn.close()
 
 
 def load_pystray(backend: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.core.events import Direction
 from agent.core.journal import JournalEntry
+from agent.i18n import Translator
 
 # Windows keeps 127 characters of a tray tooltip (NOTIFYICONDATAW.szTip is 128 wide
 # characters with the terminating NUL); other hosts show more, but one text fits all.
@@ -73,6 +74,7 @@ class TrayView:
     figures: DayFigures = DayFigures()
     recent: tuple[str, ...] = ()
     problem: str | None = None  # e.g. "API key refused": shown on the state line
+    language: str = "en"  # B7: the menu's, tooltip's and popups' language (en, uk, ru)
 
     @property
     def online(self) -> bool:
@@ -109,45 +111,81 @@ def clock(seconds: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def texts(view: TrayView) -> Translator:
+    """The tray's words in the view's language (B7: ``operator.language``, else the OS's)."""
+    return Translator(view.language)
+
+
 def state_text(view: TrayView, tz: tzinfo) -> str:
     """The first menu line and the tooltip's head: extension and what is true now."""
-    parts = [f"Ext {view.extension}"]
+    t = texts(view)
+    parts = [t("tray.state.ext", ext=view.extension)]
     if view.link == "connecting":
-        parts.append("connecting…")
+        parts.append(t("tray.state.connecting"))
     elif not view.online:
-        parts.append(view.problem or ("offline" if view.connect_wanted else "disconnected"))
+        parts.append(_why_down(view, t))
     else:
-        parts.append("online")
+        parts.append(t("tray.state.online"))
         if view.lines:
             line = view.lines[0]
             who = line.contact or line.number
-            parts.append(("talking with " if line.talking else "calling ") + who)
+            parts.append(t("tray.state.talking" if line.talking else "tray.state.calling", who=who))
         if view.dnd:
             until = view.dnd_until.astimezone(tz).strftime("%H:%M") if view.dnd_until else None
-            parts.append(f"DND until {until}" if until else "DND")
+            parts.append(t("tray.state.dnd_until", time=until) if until else t("tray.state.dnd"))
         if view.dialer is not None and view.dialer.state == "paused":
             paused = view.dialer.paused_until
             parts.append(
-                f"auto-dial paused until {paused.astimezone(tz):%H:%M}"
+                t("tray.state.dialer_paused_until", time=f"{paused.astimezone(tz):%H:%M}")
                 if paused
-                else "auto-dial paused"
+                else t("tray.state.dialer_paused")
             )
         elif view.dialer is not None and view.dialer.state in DIALER_RUNNING:
-            parts.append("auto-dial on")
+            parts.append(t("tray.state.dialer_on"))
     return " · ".join(parts)
+
+
+# The reasons the agent gives for a link that is down (agent/phonet/live.py KEY_REFUSED,
+# agent/app.py's Disconnect) in the operator's words; others are technical and shown
+# as they are, after "offline".
+_KNOWN_REASONS = {
+    "API key refused": "tray.state.key_refused",
+    "disconnected by the operator": "tray.state.disconnected",
+}
+
+
+def _why_down(view: TrayView, t: Translator) -> str:
+    if view.problem is None:
+        return t("tray.state.offline" if view.connect_wanted else "tray.state.disconnected")
+    known = _KNOWN_REASONS.get(view.problem)
+    return t(known) if known else f"{t('tray.state.offline')} ({view.problem})"
 
 
 def tooltip(view: TrayView, tz: tzinfo) -> str:
     """State and today's figures (B16), cut to what every tray host shows."""
+    t = texts(view)
     f = view.figures
-    today = f"Today: {f.calls} calls, talk {clock(f.talk_s)}, {f.completed} completed"
-    lines = ["Phonet Agent", state_text(view, tz), today]
+    figures = [t("tray.today", calls=f.calls, talk=clock(f.talk_s), completed=f.completed)]
     if f.missed:
-        lines.append(f"{f.missed} missed")
-    if view.dialer is not None and view.dialer.progress is not None:
-        done, total = view.dialer.progress
-        lines.append(f"Dial list: {done}/{total}")
-    text = "\n".join(lines)
+        figures.append(t("tray.missed", n=f.missed))
+    progress = view.dialer.progress if view.dialer is not None else None
+    if progress is not None and progress[1] > 0:
+        done, total = progress
+        figures.append(t("tray.dialer_progress", done=done, total=total))
+    state = state_text(view, tz)
+    text = "\n".join(["Phonet Agent", state, *figures])
+    if len(text) <= TOOLTIP_MAX:
+        return text
+    # Too long (Ukrainian and Russian run longer): the figures stay whole; the name goes
+    # first, then the state line's tail (the icon shows the state as well).
+    rest = "\n".join(figures)
+    room = TOOLTIP_MAX - len(rest) - 1
+    cut = False
+    while len(state) + (4 if cut else 0) > room and " · " in state:
+        state, cut = state.rsplit(" · ", 1)[0], True  # whole parts go, the last first
+    if cut:
+        state += " · …"
+    text = f"{state}\n{rest}"
     return text if len(text) <= TOOLTIP_MAX else text[: TOOLTIP_MAX - 1] + "…"
 
 
@@ -200,14 +238,20 @@ def dialer_view(status: Mapping[str, Any] | None, present: bool) -> DialerView |
         return None
     status = status or {}
     until = status.get("paused_until")
-    progress = status.get("progress")
     return DialerView(
         state=str(status.get("state") or "idle"),
         paused_until=datetime.fromisoformat(until) if isinstance(until, str) else None,
-        progress=(int(progress[0]), int(progress[1]))
-        if isinstance(progress, list | tuple) and len(progress) == 2
-        else None,
+        progress=_progress(status.get("progress")),
     )
+
+
+def _progress(value: Any) -> tuple[int, int] | None:
+    """``status.dialer.progress`` ``{"done", "total"}`` (agent/dialer/progress.py)."""
+    if isinstance(value, Mapping):
+        done, total = value.get("done"), value.get("total")
+        if isinstance(done, int) and isinstance(total, int):
+            return done, total
+    return None
 
 
 def lines_view(lines: Iterable[Mapping[str, Any]]) -> tuple[LineView, ...]:

@@ -29,6 +29,7 @@ from agent.desktop.links import HotkeyListener, parse_hotkey, read_selection
 from agent.desktop.popups import DesktopPopups, console_fallback
 from agent.desktop.session_lock import LockDnd, LockWatcher
 from agent.desktop.tray import Tray
+from agent.i18n import resolve_language
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,13 @@ class ShellAgent(Protocol):
     def connect(self) -> None: ...
     async def disconnect(self) -> None: ...
     def link_status(self) -> tuple[str, bool, str | None]: ...
+
+
+def operator_language(agent: Any) -> Callable[[], str]:
+    """The tray's and popups' language now: ``operator.language``, else the OS's (B7).
+    Read at each use, so a saved setting applies at once (routes_settings: read when
+    used); the settings listener redraws the tray."""
+    return lambda: resolve_language(str(getattr(agent.operator, "language", "") or ""))
 
 
 def team_zone(agent: ShellAgent) -> tzinfo:
@@ -85,6 +93,7 @@ async def attach_desktop(agent: ShellAgent, tray: Tray) -> Desktop:
     """Wire the desktop adapters to a started agent (on the agent's loop)."""
     runtime, services = agent.runtime, agent.services
     own_ext = agent.options.ext
+    language = operator_language(agent)
     actions = DesktopActions(
         runtime=runtime,
         agent=agent,
@@ -92,6 +101,7 @@ async def attach_desktop(agent: ShellAgent, tray: Tray) -> Desktop:
         own_ext=own_ext,
         region=lambda: str(agent.team.default_region),
         tz=lambda: team_zone(agent),
+        language=language,
     )
     fallback = (
         tray.balloon
@@ -104,6 +114,7 @@ async def attach_desktop(agent: ShellAgent, tray: Tray) -> Desktop:
         timeout_s=lambda: int(agent.operator.popup_seconds),
         fallback=fallback,
         console=None if tray.backend == "win32" else _stdout_line,
+        language=language,
     )
     await popups.start()
     actions.notices = popups
@@ -118,6 +129,7 @@ async def attach_desktop(agent: ShellAgent, tray: Tray) -> Desktop:
         tz=lambda: team_zone(agent),
         show=tray.show,
         missed=lambda since: _unhandled_missed(services, since),
+        language=language,
     )
     runtime.state_listeners.append(feed.changed)
     runtime.outcome_listeners.append(feed.journal_changed)
@@ -133,6 +145,7 @@ async def attach_desktop(agent: ShellAgent, tray: Tray) -> Desktop:
     if isinstance(listeners, list):
 
         def on_settings(*_: Any) -> None:
+            feed.changed()  # the language (B7) and the figures' threshold: redraw now
             asyncio.get_running_loop().create_task(apply_settings(desktop, agent))
 
         listeners.append(on_settings)

@@ -64,6 +64,7 @@ from agent.core.outcomes import Outcome, outcome_of
 from agent.core.retry_rules import RetryRules
 from agent.core.settings import OperatorSettings, TeamSettings
 from agent.dialer.ports import EventGate
+from agent.dialer.progress import measured
 from agent.dialer.zones import tz
 from agent.storage.dialer_repository import DialerRepository, OpenAttempt
 
@@ -141,6 +142,10 @@ class DialerParticipant:
         self._line: tuple[str, bool] | None = None  # (uuid, talking) last told to the core
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shown: dict[str, Any] | None = None
+        # Told how an attempt's end moved its list's entries: the list id and (entries,
+        # still to call), None if not measured — the list's progress follows (B16:
+        # agent/dialer/progress.py).
+        self.entries_moved: Callable[[int, tuple[int, int] | None], None] = lambda *_: None
         events.add_close_listener(self._on_event_closed)
 
     # ------------------------------------------------------------ start
@@ -411,18 +416,25 @@ class DialerParticipant:
         self.on_state()  # the line may be up already (its frame outran makeCall's answer)
 
     async def _record(self, effect: RecordOutcome) -> None:
-        await self.storage.run(
-            self.repo.finish_attempt,
-            effect.attempt_id,
-            effect.entry,
-            uuid=effect.uuid,
-            outcome=effect.outcome.value,
-            talk_s=effect.talk_s,
-            provisional=effect.provisional,
-            decision=effect.decision,
-            now=self.runtime.clock(),
-        )
+        now = self.runtime.clock()
+
+        def finish() -> None:
+            self.repo.finish_attempt(
+                effect.attempt_id,
+                effect.entry,
+                uuid=effect.uuid,
+                outcome=effect.outcome.value,
+                talk_s=effect.talk_s,
+                provisional=effect.provisional,
+                decision=effect.decision,
+                now=now,
+            )
+
+        # The entry's group is counted around the write, so the list's progress moves
+        # without a count of the whole list (B16).
+        change = await self.storage.run(measured, self.repo, effect.entry, finish)
         self._resolve_tries.pop(effect.attempt_id, None)
+        self.entries_moved(effect.entry.list_id, change)
 
     # ------------------------------------------------------------ resolving (item 8)
 

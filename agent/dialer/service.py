@@ -31,6 +31,7 @@ from agent.core.errors import InvalidInput
 from agent.dialer.lists import AddResult, Conflict, DialListService, Mode
 from agent.dialer.missed import MissedCalls
 from agent.dialer.participant import DialerParticipant
+from agent.dialer.progress import ListProgress
 from agent.storage.dialer_repository import DialerRepository
 
 if TYPE_CHECKING:
@@ -54,8 +55,10 @@ class DialerService:
         own_ext: str,
         clock: Callable[[], datetime],
         publish: Callable[[str, Any], None] = lambda topic, data: None,
+        progress: ListProgress | None = None,
     ) -> None:
         self.participant = participant
+        self.progress = progress  # B16: (done, total) of the list, cached
         self.lists = lists
         self.missed = missed
         self.storage = storage
@@ -71,7 +74,16 @@ class DialerService:
 
     def status(self) -> dict[str, Any]:
         """The dialer's view (``GET /api/dialer``, hub topic ``dialer``)."""
-        return {**self.participant.core.view(), "pause_presets": list(PAUSE_PRESETS)}
+        view = {**self.participant.core.view(), "pause_presets": list(PAUSE_PRESETS)}
+        return self._with_progress(view)
+
+    def _with_progress(self, view: dict[str, Any]) -> dict[str, Any]:
+        """``progress`` ``{"done", "total"}`` once the dialer has a list and it was counted
+        (B16; cached, never counted here: agent/dialer/progress.py); absent before."""
+        progress = self.progress.json() if self.progress is not None else None
+        if progress is not None:
+            view["progress"] = progress
+        return view
 
     def changed(self) -> None:
         """The dialer's view changed: the hub (topic ``dialer``) and the listeners hear."""
@@ -84,9 +96,10 @@ class DialerService:
                 log.exception("dialer change listener failed")
 
     def brief(self) -> dict[str, Any]:
-        """``status.dialer`` (contracts.md §4): state, paused_until, list_id."""
+        """``status.dialer`` (contracts.md §4): state, paused_until, list_id, and the
+        list's ``progress`` for the tray's tooltip (B16) once known."""
         view = self.participant.core.view()
-        return {k: view[k] for k in ("state", "paused_until", "list_id")}
+        return self._with_progress({k: view[k] for k in ("state", "paused_until", "list_id")})
 
     # ------------------------------------------------------------ commands (A1–A3)
 
@@ -149,6 +162,8 @@ class DialerService:
         """Entries were added, moved, skipped…: the dialer looks again, the window redraws
         (hub topic ``dialer`` with ``list_changed``)."""
         self.participant.post(ListChanged(list_id))
+        if self.progress is not None:
+            self.progress.stale(list_id)
         self.publish("dialer", {**self.status(), "list_changed": list_id})
 
     async def fill_missed(self, list_id: int, mode: Mode, *, from_pbx: bool) -> AddResult:
@@ -161,6 +176,8 @@ class DialerService:
         if self.participant.core.list_id == list_id:
             await self.stop()
         await self.lists.delete(list_id)
+        if self.progress is not None:
+            self.progress.stale(list_id)
 
     # ------------------------------------------------------------ do not call (B3)
 

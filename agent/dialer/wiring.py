@@ -19,6 +19,7 @@ from agent.dialer.lists import DialListService
 from agent.dialer.missed import MissedCalls
 from agent.dialer.participant import DialerParticipant
 from agent.dialer.ports import ContactDirectory, EventGate, NoContacts, NoEvents
+from agent.dialer.progress import ListProgress
 from agent.dialer.service import DialerService
 from agent.storage.dialer_repository import DialerRepository
 from agent.storage.missed_repository import MissedRepository
@@ -86,6 +87,14 @@ async def attach_dialer(agent: Agent) -> DialerService:
         directory=lambda: directory,
         clock=runtime.clock,
     )
+    progress = ListProgress(
+        storage=agent.storage,
+        repo=repo,
+        operator_ext=ext,
+        list_id=lambda: participant.core.list_id,
+        changed=lambda: publish(participant.core.view()),
+    )
+    participant.entries_moved = progress.moved
     service = DialerService(
         participant=participant,
         lists=lists,
@@ -95,6 +104,7 @@ async def attach_dialer(agent: Agent) -> DialerService:
         own_ext=ext,
         clock=runtime.clock,
         publish=hub.publish,
+        progress=progress,
     )
     service.bind_loop(asyncio.get_running_loop())
     await participant.restore()
@@ -105,13 +115,14 @@ async def attach_dialer(agent: Agent) -> DialerService:
     services.dialer = service
     routes_dialer.register(agent.registry)
     # Cancelled at Agent.stop before storage closes: background calls and lookups end first.
-    agent._tasks.append(asyncio.create_task(_linger(participant), name="dialer"))
+    agent._tasks.append(asyncio.create_task(_linger(participant, progress), name="dialer"))
     runtime.poke()
     return service
 
 
-async def _linger(participant: DialerParticipant) -> None:
+async def _linger(participant: DialerParticipant, progress: ListProgress) -> None:
     try:
         await asyncio.Event().wait()
     finally:
+        await progress.close()
         await participant.close()

@@ -60,7 +60,7 @@ def menu_for(status: dict[str, Any], **overrides: Any) -> tuple[Entry, ...]:
     """The menu a running agent shows, from its ``/api/status`` (the dialer is wired)."""
     fields: dict[str, Any] = {
         "extension": status["extension"],
-        "link": status["link"] if status["connected"] else "offline",
+        "link": status["link"],
         "dnd": status["dnd"]["on"],
         "dnd_available": True,
         "dialer": dialer_view(status.get("dialer"), present=True),

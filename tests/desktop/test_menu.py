@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 
 import pytest
@@ -128,3 +129,39 @@ def test_the_pystray_adapter_hands_commands_over(monkeypatch: pytest.MonkeyPatch
     assert ran == [Quit()]
     default = next(i for i in items if getattr(i, "default", False))
     assert default.text == "Open window"
+
+
+def test_the_menu_speaks_ukrainian_and_russian_with_the_same_commands_b7() -> None:
+    view = TrayView(
+        extension="001", link="online", dnd_available=True, dialer=DialerView("calling"),
+        recent=("+380442249895",),
+    )  # fmt: skip
+    english = build_menu(view, UTC)
+    ukrainian = build_menu(replace(view, language="uk"), UTC)
+    assert [e.text for e in ukrainian] == [
+        "Вн. 001 · на зв'язку · автообдзвін працює",
+        "-",
+        "Відкрити вікно",
+        "Набрати номер з буфера обміну",
+        "Нещодавні номери",
+        "Повторити +380442249895",
+        "-",
+        "Не турбувати",
+        "Автообдзвін",
+        "-",
+        "Налаштування",
+        "Від'єднатися",
+        "Вийти",
+    ]
+    assert [e.command for e in ukrainian] == [e.command for e in english]
+    russian = build_menu(replace(view, language="ru"), UTC)
+    dnd = find(russian, "Не беспокоить").submenu or ()
+    assert [e.text for e in dnd] == [
+        "Включить", "Выключить", "На 30 минут", "На 1 час", "До завтра 09:00",
+    ]  # fmt: skip
+    dialer = find(russian, "Автообзвон")
+    assert [e.text for e in dialer.submenu or ()] == ["Начать", "Пауза", "Продолжить", "Остановить"]
+    assert find(russian, "Автообзвон", "Пауза", "15 мин").command == Dialer("pause", 15)
+    offline = build_menu(TrayView(extension="001", connect_wanted=False, language="ru"), UTC)
+    assert find(offline, "Подключиться").command == Connect()
+    assert find(offline, "Выйти").command == Quit()

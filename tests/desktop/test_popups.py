@@ -11,10 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from agent.core.errors import LicenseError
 from agent.core.events import Direction
 from agent.core.popups import Popup, PopupKind
+from agent.desktop.actions import error_text
 from agent.desktop.popup_text import MAX_BUTTONS, popup_text
-from agent.desktop.popups import MAX_VISIBLE, DesktopPopups
+from agent.desktop.popups import MAX_VISIBLE, DesktopPopups, notify_once
+from agent.desktop.shell import refusal_text
+from agent.i18n import Translator
 from tests.desktop.session import DesktopSession, bare_bus
 
 NUMBER = "+380442249895"
@@ -62,6 +66,37 @@ def test_buttons_per_phase_b6() -> None:
     assert buttons(popup(PopupKind.HANGUP, talk_s=5)) == ["create_event"]
     for kind in PopupKind:
         assert len(buttons(popup(kind, contact="x"))) <= MAX_BUTTONS  # Windows: five at most
+
+
+def test_popups_speak_the_operators_language_b7() -> None:
+    uk = Translator("uk")
+    ring = popup_text(popup(PopupKind.RING, contact="Іван", company="ACME"), timeout_s=8, t=uk)
+    assert ring.title == "Вхідний дзвінок від Іван"
+    assert ring.body == f"{NUMBER} (вхідний)\nІван — ACME"
+    assert ring.buttons == (("hangup", "Покласти"), ("open_contact", "Відкрити контакт"))
+    ru = Translator("ru")
+    missed = popup_text(popup(PopupKind.HANGUP), timeout_s=8, t=ru)
+    assert (missed.title, missed.buttons) == (
+        f"Пропущенный звонок от {NUMBER}",
+        (("call_back", "Перезвонить"), ("create_event", "Создать событие")),
+    )
+    assert popup_text(popup(PopupKind.HANGUP, talk_s=83), timeout_s=8, t=ru).title == (
+        "Звонок завершён · 1:23"
+    )
+    out = popup_text(popup(PopupKind.DIAL, Direction.OUT), timeout_s=8, t=uk)
+    assert (out.title, out.body) == (f"Дзвінок на {NUMBER}", f"{NUMBER} (вихідний)")
+    assert popup_text(popup(PopupKind.HANGUP, Direction.OUT), timeout_s=8, t=uk).title == (
+        "Немає відповіді"
+    )
+
+
+def test_an_error_reads_in_the_operators_language_and_a_refusal_keeps_its_detail() -> None:
+    refused = LicenseError("the licence refused the start: all 1 licences are in use")
+    assert error_text(refused, Translator("en")) == str(refused)
+    assert error_text(refused, Translator("uk")) == "Ліцензія цього не дозволяє"
+    detail = "The licence refused the start: all 1 licences are in use"
+    assert refusal_text(refused, Translator("en")) == detail
+    assert refusal_text(refused, Translator("ru")) == f"Лицензия этого не позволяет\n{detail}"
 
 
 def test_context_lines_are_few() -> None:
@@ -186,3 +221,29 @@ async def test_no_notification_server_means_the_fallback_said_once(
     warnings = [r for r in caplog.records if "not available" in r.getMessage()]
     assert len(warnings) == 1
     assert popups.ask("Dial?", "x", ("Dial", lambda: None)) is False  # no confirm possible
+
+
+@pytest.mark.desktop
+async def test_a_message_before_any_popups_are_wired_goes_to_the_fallback_without_a_server(
+    desktop: DesktopSession, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A start refused before the desktop was wired still says why (issue 3)."""
+    told: list[tuple[str, str]] = []
+    with bare_bus(tmp_path) as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        shown = await notify_once("Phonet Agent did not start", "why", lambda *m: told.append(m))
+    assert shown is False
+    assert told == [("Phonet Agent did not start", "why")]
+
+
+@pytest.mark.desktop
+async def test_a_message_before_any_popups_are_wired_reaches_the_server(
+    desktop: DesktopSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert desktop.recorder is not None
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", desktop.env["DBUS_SESSION_BUS_ADDRESS"])
+    recorder = desktop.recorder
+    mark = recorder.mark()
+    assert await notify_once("Phonet Agent did not start", "why", lambda *_: None) is True
+    await until(lambda: [n.body for n in recorder.since(mark) if n.summary.endswith("start")])
+    desktop.close_all_popups()

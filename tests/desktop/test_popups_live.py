@@ -198,3 +198,28 @@ def test_the_create_event_button_makes_the_calls_event_and_opens_it(
         os.kill(pid, signal.SIGTERM)
     wait_for(lambda: _window_child(agent.process.pid) is None, 15, "the window to close")
     agent.sim.hangup(uuid)
+
+
+def test_popups_follow_the_language_setting_as_soon_as_it_is_saved_b7(
+    agent: RunningAgent, desktop: DesktopSession
+) -> None:
+    """B7: the session's locale is C (English); the operator's setting says uk, then ru."""
+    assert desktop.recorder is not None
+    saved = agent.api("PUT", "/api/settings", {"operator": {"language": "uk"}})
+    assert saved.status_code == 200, saved.text
+    try:
+        mark = desktop.recorder.mark()
+        uuid = agent.sim.play_call("in", "001", NUMBER, ring_s=None)
+        ring = newest(desktop, mark, "Вхідний дзвінок від")
+        assert NUMBER in ring.summary and "(вхідний)" in ring.body
+        assert ring.actions.get("hangup") == "Покласти"
+        desktop.screenshot("popup-uk-ring")
+
+        saved = agent.api("PUT", "/api/settings", {"operator": {"language": "ru"}})
+        assert saved.status_code == 200, saved.text
+        agent.sim.hangup(uuid, disposition=1)
+        missed = newest(desktop, mark, "Пропущенный звонок от")
+        assert missed.actions.get("call_back") == "Перезвонить"
+        desktop.screenshot("popup-ru-missed")
+    finally:
+        agent.api("PUT", "/api/settings", {"operator": {"language": ""}})

@@ -1,10 +1,13 @@
-"""The tray's backend choice (agent/desktop/tray.py; issue 3 §1)."""
+"""The tray's backend choice (agent/tray_backend.py, probed by agent/desktop/tray.py;
+issue 3 §1), and that ``--selftest`` names the same backend on the same desktop."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.desktop.tray import choose_backend, probe_desktop
+from agent.desktop.tray import probe_desktop
+from agent.selftest import choose_tray_backend
+from agent.tray_backend import choose_backend
 from tests.desktop.session import DesktopSession
 
 X = {"DISPLAY": ":0"}
@@ -56,3 +59,19 @@ def test_the_probes_see_this_session_as_an_xembed_desktop(
     assert probe_desktop("xembed") is True  # trayer
     assert probe_desktop("sni") is False  # no StatusNotifier watcher on this bus
     assert probe_desktop("gtk") is True
+
+
+@pytest.mark.desktop
+def test_the_selftest_names_the_backend_the_tray_takes_on_this_desktop(
+    desktop: DesktopSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One decision (agent/tray_backend.py): the self-test's file and bus probes and the
+    tray's toolkit probes answer it alike on a real XEmbed desktop."""
+    for name in ("PHONET_TRAY_BACKEND", "PYSTRAY_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in desktop.env.items():
+        monkeypatch.setenv(name, value)
+    env = {k: v for k, v in desktop.env.items() if "TRAY_BACKEND" not in k}
+    tray = choose_backend("linux", env, probe_desktop)
+    assert tray == "gtk"
+    assert choose_tray_backend("linux", env) == tray

@@ -99,6 +99,7 @@ def test_the_icon_shows_connecting_while_the_pbx_refuses_and_online_when_back(
     agent.sim.faults(ws_refuse=100_000)
     agent.sim.drop()
     wait_icon(desktop, IconState.CONNECTING, "tray-13-connecting")
-    assert agent.status()["connected"] is False
+    status = agent.status()
+    assert (status["connected"], status["link"]) == (False, "connecting")  # one truth
     agent.sim.reset()  # faults cleared: the next attempt gets through
     wait_icon(desktop, IconState.ONLINE, "tray-14-back-online")

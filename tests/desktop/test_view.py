@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -159,3 +160,65 @@ def test_status_shapes_become_views() -> None:
         ]
     )
     assert [line.number for line in lines] == ["2", "1"]  # the talking line first
+
+
+def test_the_tooltip_shows_the_dial_lists_progress_b16() -> None:
+    view = TrayView(
+        extension="001",
+        link="online",
+        dialer=DialerView("calling", progress=(120, 1000)),
+        figures=DayFigures(calls=3, talk_s=95, completed=2),
+    )
+    assert tooltip(view, UTC) == (
+        "Phonet Agent\n"
+        "Ext 001 · online · auto-dial on\n"
+        "Today: 3 calls, talk 1:35, 2 completed\n"
+        "Dial list: 120 of 1000"
+    )
+    empty = TrayView(extension="001", link="online", dialer=DialerView("idle", progress=(0, 0)))
+    assert "Dial list" not in tooltip(empty, UTC)
+
+
+def test_the_dialers_progress_in_the_status_becomes_the_views() -> None:
+    status = {"state": "calling", "paused_until": None, "progress": {"done": 3, "total": 10}}
+    assert dialer_view(status, True) == DialerView("calling", progress=(3, 10))
+    assert dialer_view({"state": "idle"}, True) == DialerView("idle")  # not counted yet
+
+
+def test_the_tray_speaks_the_operators_language_b7() -> None:
+    view = TrayView(
+        extension="001",
+        link="online",
+        dnd=True,
+        dnd_until=datetime(2025, 3, 14, 11, 0, tzinfo=UTC),
+        dialer=DialerView("calling", progress=(5, 40)),
+        figures=DayFigures(calls=12, talk_s=3725, completed=7, missed=2),
+        language="uk",
+    )
+    # Longer than Windows shows: the figures stay whole, the state line gives way.
+    assert tooltip(view, KYIV) == (
+        "Вн. 001 · на зв'язку · не турбувати до 13:00 · …\n"
+        "Сьогодні: 12 дзв., розмови 1:02:05, 7 відбулися\n"
+        "пропущених: 2\n"
+        "Обдзвін: 5 з 40"
+    )
+    assert len(tooltip(view, KYIV)) <= TOOLTIP_MAX
+    calm = replace(view, dnd=False, dialer=None, figures=DayFigures(calls=1, talk_s=5))
+    assert tooltip(calm, KYIV) == (
+        "Phonet Agent\nВн. 001 · на зв'язку\nСьогодні: 1 дзв., розмови 0:05, 0 відбулися"
+    )
+    talking = TrayView(extension="001", link="online", lines=(CALL,), language="ru")
+    assert state_text(talking, UTC) == "Вн. 001 · на связи · разговор с ACME"
+    assert state_text(TrayView(extension="001", link="connecting", language="ru"), UTC) == (
+        "Вн. 001 · подключение…"
+    )
+
+
+def test_why_the_link_is_down_in_the_operators_words() -> None:
+    def down(problem: str, language: str = "en") -> str:
+        view = TrayView(extension="001", connect_wanted=False, problem=problem, language=language)
+        return state_text(view, UTC)
+
+    assert down("disconnected by the operator") == "Ext 001 · disconnected"
+    assert down("API key refused", "uk") == "Вн. 001 · API-ключ відхилено"
+    assert down("HTTP 404") == "Ext 001 · offline (HTTP 404)"  # technical: as it is

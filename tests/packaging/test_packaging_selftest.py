@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,30 @@ def test_linux_backends_follow_the_display() -> None:
     assert choose_tray_backend("linux", {"WAYLAND_DISPLAY": "w"}) in {"appindicator", "gtk", "xorg"}
     assert choose_window_backend("linux", {"PYWEBVIEW_GUI": "qt"}) == "qt"
     assert choose_window_backend("linux", {}) in {"gtk", "qt"}
+
+
+def test_the_tray_choice_is_the_agents_own_decision_answered_by_the_selftests_probes() -> None:
+    """agent/tray_backend.py decides for both the tray and --selftest (issue 3)."""
+    x11 = {"DISPLAY": ":1"}
+
+    def desktop(*present: str) -> Callable[[str], bool]:
+        return lambda what: what in present
+
+    assert choose_tray_backend("linux", x11, desktop("bus", "gtk", "xembed")) == "gtk"
+    assert choose_tray_backend("linux", x11, desktop("bus", "appindicator", "sni")) == (
+        "appindicator"
+    )
+    # Without a session bus only the bare X11 icon works, whatever typelibs exist.
+    assert choose_tray_backend("linux", x11, desktop("appindicator", "gtk")) == "xorg"
+    assert choose_tray_backend("linux", x11) == "xorg"  # this test's env names no bus
+
+
+def test_an_unknown_tray_backend_is_reported_not_raised() -> None:
+    report = run_selftest(environ={"DISPLAY": ":1", "PHONET_TRAY_BACKEND": "qt"}, timeout=5)
+
+    tray = report["tray"]
+    assert isinstance(tray, dict) and tray["backend"] == "qt"
+    assert tray["probe"].startswith("unavailable: unknown tray backend 'qt'")
 
 
 def test_a_probe_that_never_answers_is_abandoned_not_awaited() -> None:
