@@ -133,14 +133,14 @@ class Agent:
         journal = Journal(
             self.storage, own_ext=opts.ext, completed_talk_s=self.team.completed_talk_s
         )
-        region = self.team.default_region
         self.runtime = runtime = Runtime(
             phone=phone,
             rest=self.rest,
             journal=journal,
             popups=ConsolePopups(opts.banner),
             parse_frame=lambda text: _parse_frame(text, opts.ext),
-            parse_dial=lambda text: _dial_number(text, region),
+            # the region as saved now (routes_settings.APPLIES: read at use)
+            parse_dial=lambda text: _dial_number(text, self.team.default_region),
             dnd_code=self.operator.dnd_code,
         )
         now = datetime.now(UTC)

@@ -7,9 +7,10 @@ any is wrong nothing is saved and the answer is 422 with one error per field
 given as text go to the OS keyring (agent/secrets.py), ``null`` or ``""`` removes
 them; they are never stored in the database and never read back.
 
-What can change while the agent runs is applied at once (the DND code, the
-language, G4 for new calls…); the answer lists the rest under ``restart`` (they
-take effect at the next start).
+Each setting is classified in :data:`APPLIES` by how its consumers read it: at each
+use, re-applied on save (here or by a listener: the jobs, the desktop), or held
+since the start. The answer lists the first two under ``applied`` and the rest under
+``restart`` (they take effect at the next start).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
+from enum import StrEnum
 from typing import Any, Literal, Protocol, get_args, get_origin, get_type_hints
 
 from starlette.requests import Request
@@ -25,6 +27,8 @@ from starlette.responses import JSONResponse, Response
 
 from agent.api.registry import Registry
 from agent.api.server import read_json
+from agent.core.dialer import DialerState
+from agent.core.dialer_io import ListChanged
 from agent.core.errors import InvalidInput
 from agent.core.settings import (
     FieldError,
@@ -87,79 +91,209 @@ SECRETS: tuple[SecretField, ...] = (
 )
 
 
-# ------------------------------------------------------------------ live application
-
-Applier = Callable[[Any, Any], None]  # (services, new value)
-
-
-def _apply_dnd_code(services: Any, value: Any) -> None:
-    services.runtime.dnd_code = value
-
-
-def _apply_completed_talk_s(services: Any, value: Any) -> None:
-    # G4 for calls that finish from now on; the journal and the phone both judge it.
-    services.journal.completed_talk_s = value
-    runtime = services.runtime
-    runtime.phone.config = replace(runtime.phone.config, completed_talk_s=value)
+# ------------------------------------------------------------------ when a saved value applies
+#
+# Every setting is classified by how its consumers read it (grep the name across
+# agent/): a PUT answers ``applied`` for the first two kinds and ``restart`` for the
+# third (contracts.md §4). tests/api/test_settings_live.py holds the table complete
+# and shows, per kind, that the running agent's behaviour really changes.
 
 
-def _apply_outcome_wait_s(services: Any, value: Any) -> None:
-    runtime = services.runtime
-    runtime.phone.config = replace(runtime.phone.config, outcome_wait_s=float(value))
+class When(StrEnum):
+    USE = "use"  # read from the agent's current settings at each use: nothing to redo
+    SAVE = "save"  # held by a running part: re-applied when saved (here, or a listener)
+    RESTART = "restart"  # held since the start: applies at the next start
 
 
-def _nothing(services: Any, value: Any) -> None:
-    """Read where used (the window, popups, the dialer, the jobs): nothing to rebuild."""
+Applier = Callable[[Any], None]  # services -> None; reads services.agent's settings now
 
 
-LIVE: dict[tuple[Scope, str], Applier] = {
-    ("operator", "dnd_code"): _apply_dnd_code,
-    ("team", "completed_talk_s"): _apply_completed_talk_s,
-    ("team", "outcome_wait_s"): _apply_outcome_wait_s,
+@dataclass(frozen=True, slots=True)
+class Applies:
+    when: When
+    consumer: str  # who reads it and how: the evidence for ``when``
+    apply: tuple[Applier, ...] = ()  # run once per PUT that changes it, after the save
+
+
+def _apply_dnd_code(services: Any) -> None:
+    services.runtime.dnd_code = services.agent.operator.dnd_code
+
+
+def _apply_phone(services: Any) -> None:
+    # G4 and B2 for calls that finish from now on; the journal judges G4 too.
+    team: TeamSettings = services.agent.team
+    services.journal.completed_talk_s = team.completed_talk_s
+    phone = services.runtime.phone
+    phone.config = replace(
+        phone.config,
+        completed_talk_s=team.completed_talk_s,
+        outcome_wait_s=float(team.outcome_wait_s),
+    )
+
+
+def _apply_backoff(services: Any) -> None:
+    """U3: the live link's backoff, with the cap never under the first delay (as
+    agent/app.py builds it at start)."""
+    live = getattr(services.agent, "live", None)
+    if live is not None:
+        op: OperatorSettings = services.agent.operator
+        live.set_backoff(op.reconnect_s, max(op.reconnect_max_s, op.reconnect_s))
+
+
+def _dialer_participant(services: Any) -> Any:
+    return getattr(getattr(services, "dialer", None), "participant", None)
+
+
+def _apply_dialer(services: Any) -> None:
+    """U5, U6, A4, A5, B2: the dialer's core takes the new config now, and the runtime
+    plans again, so a ringing call's new busy timeout counts at once (the dialer would
+    otherwise see the change only when next woken: for that call, when it ends)."""
+    participant = _dialer_participant(services)
+    if participant is not None:
+        participant.reconfigure()
+        services.runtime.poke()
+
+
+def _repick_dialer(services: Any) -> None:
+    """B3: a dialer waiting outside the calling hours waits for the opening the old
+    window gave; with new hours or a new zone it looks again now."""
+    participant = _dialer_participant(services)
+    if participant is None:
+        return
+    core = participant.core
+    if core.state is DialerState.OUTSIDE_HOURS and core.list_id is not None:
+        participant.post(ListChanged(core.list_id))
+
+
+def _forget_abc(services: Any) -> None:
+    """M6: the ABC classes are cached until sales change; new thresholds count again."""
+    stats = getattr(services, "contact_stats", None)
+    if stats is not None:
+        stats.forget()
+
+
+def _check_index(services: Any) -> None:
+    """U7: start re-indexing now rather than at the next lookup."""
+    contacts = getattr(services, "contacts", None)
+    if contacts is not None:
+        contacts.check_index()
+
+
+def _use(consumer: str) -> Applies:
+    return Applies(When.USE, consumer)
+
+
+def _on_save(consumer: str, *apply: Applier) -> Applies:
+    return Applies(When.SAVE, consumer, apply)
+
+
+def _restart(consumer: str) -> Applies:
+    return Applies(When.RESTART, consumer)
+
+
+_JOBS = "the jobs re-read the team settings when told (settings_changed, agent/jobs/service.py)"
+_DIALER = "the dialer's config (config_of, agent/dialer/participant.py), rebuilt on save"
+_DESKTOP = "the desktop re-applies it from settings_listeners (agent/desktop/wiring.py)"
+
+APPLIES: dict[tuple[Scope, str], Applies] = {
+    # ---- team
+    ("team", "domain"): _use(
+        "names the team key's keyring entry here (team.api_key); the PBX link uses the "
+        "profile's domain (phonet-agent configure), not this"
+    ),
+    ("team", "history_import"): _on_save(_JOBS),
+    ("team", "history_schedule"): _on_save(_JOBS),
+    ("team", "extension_users"): _on_save(
+        "reports read it at use; " + _JOBS + " (J1 names, presence's operator name)"
+    ),
+    ("team", "completed_talk_s"): _on_save(
+        "phone and journal: set here; tray figures, missed calls, reports read it at use; " + _JOBS,
+        _apply_phone,
+    ),
+    ("team", "event_call_id_field"): _use("nothing reads it yet (G5)"),
+    ("team", "event_number_field"): _use("nothing reads it yet (G5)"),
+    ("team", "robot_import"): _on_save(_JOBS),
+    ("team", "robot_schedule"): _on_save(_JOBS),
+    ("team", "robot_server"): _on_save(_JOBS),
+    ("team", "robot_database"): _on_save(_JOBS),
+    ("team", "robot_user"): _on_save(_JOBS),
+    ("team", "robot_query"): _on_save(_JOBS + ", at each J2 run"),
+    ("team", "robot_dtmf"): _on_save(_JOBS + ", at each J2 run"),
+    ("team", "robot_identity"): _on_save(_JOBS + ", at each J2 run"),
+    ("team", "calling_window"): _on_save(
+        "the dialer reads it at each pick; one waiting outside the hours looks again",
+        _repick_dialer,
+    ),
+    ("team", "missed_claim_min"): _use("missed calls, at each claim (agent/dialer/missed.py)"),
+    ("team", "missed_days"): _use("missed calls, at each scan (agent/dialer/missed.py)"),
+    ("team", "time_zone"): _on_save(
+        "reports, contacts, dial lists, tray read it at use; " + _JOBS + " (schedules); "
+        "a dialer waiting outside the hours looks again",
+        _repick_dialer,
+    ),
+    ("team", "default_region"): _use(
+        "dialling (agent/app.py), contacts, dial lists, missed calls, reports, tray: at "
+        "use; " + _JOBS
+    ),
+    ("team", "abc_thresholds"): _on_save(
+        "contact stats read it at use but cache the classes: forgotten on save", _forget_abc
+    ),
+    ("team", "outcome_wait_s"): _on_save(
+        "the phone's config, set here; " + _DIALER, _apply_phone, _apply_dialer
+    ),
+    ("team", "history_lookback_days"): _on_save(
+        _JOBS + ", at each J1/J2 run (the phone uses it only at start, for the gap "
+        "since the last run)"
+    ),
+    ("team", "job_lease_s"): _on_save(_JOBS + ", at each claim and renewal"),
+    ("team", "heartbeat_s"): _on_save(_JOBS + ", when the next beat is planned"),
+    ("team", "presence_stale_beats"): _on_save(_JOBS + ", at each presence read"),
+    # ---- operator
+    ("operator", "login"): _use("nothing in the running agent reads it"),
+    ("operator", "auto_connect"): _use("read at start, its only use (U3)"),
+    ("operator", "reconnect_s"): _on_save("the live link's backoff, set here", _apply_backoff),
+    ("operator", "reconnect_max_s"): _on_save("the live link's backoff, set here", _apply_backoff),
+    ("operator", "dnd_code"): _on_save("the runtime's DND code, set here", _apply_dnd_code),
+    ("operator", "dial_pause_s"): _on_save(_DIALER + ": the next pause", _apply_dialer),
+    ("operator", "busy_timeout_s"): _on_save(_DIALER + ": the ringing call too", _apply_dialer),
+    ("operator", "retry"): _on_save(_DIALER + ": the next outcome", _apply_dialer),
+    ("operator", "on_complete"): _on_save(_DIALER + ": the next outcome", _apply_dialer),
+    ("operator", "on_exhausted"): _on_save(_DIALER + ": the next outcome", _apply_dialer),
+    ("operator", "smart_mode"): _on_save(_DIALER + ": the next pick", _apply_dialer),
+    ("operator", "sort_field"): _use("dial lists, at each use (follow_sort_settings)"),
+    ("operator", "sort_descending"): _use("dial lists, at each use (follow_sort_settings)"),
+    ("operator", "search_fields"): _on_save(
+        "contacts read it at each lookup; the re-index starts on save", _check_index
+    ),
+    ("operator", "create_event_on_answer"): _on_save(
+        "events read it at each answer; " + _DIALER + " (A5 gate)", _apply_dialer
+    ),
+    ("operator", "open_contact_on_answer"): _use("events, at each answer"),
+    ("operator", "event_defaults"): _use("events and the tray, at each new event"),
+    ("operator", "stats_sales"): _use("contact stats, at each request"),
+    ("operator", "stats_events"): _use("contact stats, at each request"),
+    ("operator", "stats_last_events"): _use("contact stats, at each request"),
+    ("operator", "language"): _use("window, tray, popups: at each use (the tray redraws)"),
+    ("operator", "hotkey"): _on_save(_DESKTOP),
+    ("operator", "autostart"): _on_save(_DESKTOP),
+    ("operator", "dnd_when_locked"): _on_save(_DESKTOP),
+    ("operator", "popup_seconds"): _use("desktop popups, at each popup"),
 }
-# Settings read at the moment of use by their feature (it takes the Agent's current
-# settings objects, which this module replaces), so a save applies them at once.
+# Secrets are read from the keyring at start: the live link and REST hold the
+# operator's key (or the team's, its fallback). The robot password is read at each
+# J2 run, but the jobs remember for SECRET_RECHECK (5 min) whether the keyring holds
+# it: a restart is the sure way.
+SECRET_APPLIES = _restart("read from the keyring at start")
+
+# The settings read at each use (the name other modules knew this table by).
 READ_WHEN_USED: frozenset[tuple[Scope, str]] = frozenset(
-    {
-        ("operator", "language"),
-        ("operator", "popup_seconds"),
-        ("operator", "dial_pause_s"),
-        ("operator", "retry"),
-        ("operator", "on_complete"),
-        ("operator", "smart_mode"),
-        ("operator", "sort_field"),
-        ("operator", "sort_descending"),
-        ("operator", "create_event_on_answer"),
-        ("operator", "open_contact_on_answer"),
-        ("operator", "event_defaults"),
-        ("operator", "stats_sales"),
-        ("operator", "stats_events"),
-        ("operator", "stats_last_events"),
-        ("operator", "search_fields"),
-        ("operator", "login"),
-        ("team", "calling_window"),
-        ("team", "time_zone"),
-        ("team", "extension_users"),
-        ("team", "abc_thresholds"),
-        ("team", "event_call_id_field"),
-        ("team", "event_number_field"),
-        ("team", "robot_dtmf"),
-        ("team", "robot_identity"),
-        # The jobs re-read these when told (settings_changed, agent/jobs/service.py).
-        ("team", "history_import"),
-        ("team", "history_schedule"),
-        ("team", "robot_import"),
-        ("team", "robot_schedule"),
-        ("team", "robot_server"),
-        ("team", "robot_database"),
-        ("team", "robot_user"),
-        ("team", "robot_query"),
-        # The desktop applies these from settings_listeners (agent/desktop/shell.py).
-        ("operator", "hotkey"),
-        ("operator", "autostart"),
-        ("operator", "dnd_when_locked"),
-    }
+    key for key, a in APPLIES.items() if a.when is When.USE
 )
+
+
+def applies(scope: Scope, name: str) -> Applies:
+    """How a saved value reaches the running agent; unclassified: at the next start."""
+    return APPLIES.get((scope, name), Applies(When.RESTART, "not classified"))
 
 
 # ------------------------------------------------------------------ describing fields
@@ -328,14 +462,16 @@ def _field_error(scope: str, problem: FieldError) -> dict[str, str]:
 
 
 def store_change(services: Any, change: Change) -> dict[str, list[str]]:
-    """Save (on the storage worker), update the agent's settings, apply what is live.
+    """Update the agent's settings (already saved), apply what is held by running parts.
 
     Runs on the agent's loop; returns ``{"applied": [...], "restart": [...]}`` with
-    ``scope.name`` entries.
+    ``scope.name`` entries, per :data:`APPLIES`. Each applier runs once, after both
+    scopes are in place; one that fails moves its settings to ``restart``.
     """
     agent = services.agent
     applied: list[str] = []
     restart: list[str] = []
+    appliers: dict[Applier, list[str]] = {}
     for scope, values in change.values.items():
         if not values:
             continue
@@ -344,15 +480,24 @@ def store_change(services: Any, change: Change) -> dict[str, list[str]]:
             agent.team = new
         else:
             agent.operator = new
-        for name, value in values.items():
-            applier = LIVE.get((scope, name))
-            if applier is not None:
-                applier(services, value)
-                applied.append(f"{scope}.{name}")
-            elif (scope, name) in READ_WHEN_USED:
-                applied.append(f"{scope}.{name}")
-            else:
-                restart.append(f"{scope}.{name}")
+    for scope, values in change.values.items():
+        for name in values:
+            how = applies(scope, name)
+            label = f"{scope}.{name}"
+            if how.when is When.RESTART:
+                restart.append(label)
+                continue
+            applied.append(label)
+            for apply in how.apply:
+                appliers.setdefault(apply, []).append(label)
+    for apply, labels in appliers.items():
+        try:
+            apply(services)
+        except Exception:
+            log.exception("could not apply %s while running", ", ".join(labels))
+            moved = [label for label in labels if label in applied]
+            applied = [label for label in applied if label not in moved]
+            restart.extend(moved)
     for secret, _ in change.secrets:
         restart.append(f"{secret.scope}.{secret.name}")
     return {"applied": applied, "restart": restart}
@@ -506,6 +651,9 @@ async def _save(services: Any, change: Change) -> None:
 # ------------------------------------------------------------------ docs/settings.md
 
 
+WHEN_WORDS: dict[When, str] = {When.USE: "at use", When.SAVE: "on save", When.RESTART: "restart"}
+
+
 def settings_markdown() -> str:
     """docs/settings.md, written from the dataclasses (``python -m agent.api.routes_settings``)."""
     import json
@@ -521,8 +669,15 @@ def settings_markdown() -> str:
         "operator settings per domain + extension. Secrets are not settings: they live in",
         "the OS keyring and the API shows them only as set / not set.",
         "",
-        "When saved, a setting marked **live** applies at once; **restart** ones take effect",
-        "at the agent's next start (the answer of `PUT /api/settings` lists them).",
+        "When a saved setting applies (column *when*; `PUT /api/settings` answers the first",
+        "two kinds under `applied`, the third under `restart`):",
+        "",
+        "- **at use**: read where it is used, so the next use takes the new value (the next",
+        "  call, claim, lookup, popup…);",
+        "- **on save**: a running part holds it and is given the new value as the answer is",
+        "  made (the live link's backoff, the dialer, the phone), or a moment later by a",
+        "  listener (the jobs re-read the team settings; the desktop re-applies its own);",
+        "- **restart**: read at start only; it takes effect at the agent's next start.",
         "",
     ]
     titles = {"team": "Team (G1–G6, shared)", "operator": "Operator (U1–U10, per extension)"}
@@ -540,15 +695,15 @@ def settings_markdown() -> str:
             if item["nullable"]:
                 kind += " or null"
             default = json.dumps(item["default"], ensure_ascii=False).replace("|", "\\|")
-            live = (scope, item["name"]) in LIVE or (scope, item["name"]) in READ_WHEN_USED
+            when = WHEN_WORDS[applies(scope, item["name"]).when]
             lines.append(
-                f"| `{scope}.{item['name']}` | {kind} | `{default}` | "
-                f"{'live' if live else 'restart'} | {item['doc']} |"
+                f"| `{scope}.{item['name']}` | {kind} | `{default}` | {when} | {item['doc']} |"
             )
         for secret in SECRETS:
             if secret.scope == scope:
                 lines.append(
-                    f"| `{scope}.{secret.name}` | secret (keyring) | not set | restart | "
+                    f"| `{scope}.{secret.name}` | secret (keyring) | not set | "
+                    f"{WHEN_WORDS[SECRET_APPLIES.when]} | "
                     f"{secret.doc}; written through the API, never read back |"
                 )
         lines.append("")

@@ -228,7 +228,9 @@ class LinkMonitor:
         jitter: Callable[[], float],
         healthy_s: float | None = None,
     ) -> None:
+        self._jitter = jitter
         self._backoff = Backoff(reconnect_s, max_delay_s, jitter)
+        self._healthy_given = healthy_s is not None
         self._healthy_s = max_delay_s if healthy_s is None else healthy_s
         self._state = LinkState.OFFLINE
         self._since: datetime | None = None
@@ -243,6 +245,13 @@ class LinkMonitor:
     @property
     def state(self) -> LinkState:
         return self._state
+
+    def set_backoff(self, reconnect_s: float, max_delay_s: float) -> None:
+        """New U3 settings while the link runs: the next delay is ``reconnect_s`` again,
+        doubling up to ``max_delay_s``; the counts (the health page's, B15) are kept."""
+        self._backoff = Backoff(reconnect_s, max_delay_s, self._jitter)
+        if not self._healthy_given:
+            self._healthy_s = max_delay_s
 
     def stats(self) -> LinkStats:
         return LinkStats(

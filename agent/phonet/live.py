@@ -78,6 +78,11 @@ def masked_url(url: str) -> str:
     return mask_secrets(url)
 
 
+def _check_backoff(reconnect_s: float, max_delay_s: float) -> None:
+    if reconnect_s < 0 or max_delay_s < 0:
+        raise ValueError("reconnect delays cannot be negative")
+
+
 class _RedactingAdapter(logging.LoggerAdapter[logging.Logger]):
     """websockets logs the request line (with the key) at debug level: mask it."""
 
@@ -138,8 +143,12 @@ class LiveStream:
         self._ping_interval_s = ping_interval_s
         self._open_timeout_s = open_timeout_s
         self._clock = clock
+        _check_backoff(reconnect_s, max_delay_s)
+        self._backoff_s = (reconnect_s, max_delay_s)
         self._monitor = LinkMonitor(reconnect_s=reconnect_s, max_delay_s=max_delay_s, jitter=jitter)
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # Connect pressed: the next wait ends at once
+        self._replan = asyncio.Event()  # the wait in progress must look again
+        self._wait_s: float | None = None  # the wait in progress (None: not waiting)
         self._ws_logger = _RedactingAdapter(logging.getLogger("agent.phonet.live.ws"), api_key)
         self._frame_errors = 0
 
@@ -155,10 +164,32 @@ class LiveStream:
     def url_for_log(self) -> str:
         return masked_url(self._url)
 
+    @property
+    def backoff(self) -> tuple[float, float]:
+        """(``reconnect_s``, ``max_delay_s``) in force: the U3 settings the link follows."""
+        return self._backoff_s
+
     def reconnect_now(self) -> None:
         """The Connect button: skip the rest of the current wait (no-op while connected)."""
         if self._monitor.state is not LinkState.ONLINE:
             self._wake.set()
+            self._replan.set()
+
+    def set_backoff(self, reconnect_s: float, max_delay_s: float) -> None:
+        """U3 changed while the agent runs (routes_settings.py applies the saved setting).
+
+        The backoff starts over: the next failure waits ``reconnect_s``, doubling up to
+        ``max_delay_s``. A wait in progress ends no later than ``reconnect_s`` after it
+        began (an operator who lowers the delay while the link is down expects it to
+        apply to that wait); it is never made longer.
+        """
+        _check_backoff(reconnect_s, max_delay_s)
+        self._backoff_s = (reconnect_s, max_delay_s)
+        self._monitor.set_backoff(reconnect_s, max_delay_s)
+        log.info("reconnect delay now %.2f s, doubling up to %.2f s", reconnect_s, max_delay_s)
+        if self._wait_s is not None:
+            self._wait_s = min(self._wait_s, reconnect_s, max_delay_s)
+            self._replan.set()
 
     async def run(self) -> None:
         """Connect, deliver frames, reconnect per the backoff; returns when it gives up.
@@ -242,10 +273,25 @@ class LiveStream:
         return False
 
     async def _wait(self, delay_s: float) -> None:
+        """Wait ``delay_s`` (``set_backoff`` may shorten it), or until Connect is pressed."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        self._wait_s = delay_s
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=delay_s)
-        except TimeoutError:
-            pass
+            while not self._wake.is_set():
+                remaining = began + self._wait_s - loop.time()
+                if remaining <= 0:
+                    return
+                self._replan.clear()
+                try:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation (CPython gh-86296) and Disconnect would not stop us.
+                    async with asyncio.timeout(remaining):
+                        await self._replan.wait()
+                except TimeoutError:
+                    return
+        finally:
+            self._wait_s = None
 
     def _report(self, change: LinkChange, delay_s: float) -> None:
         if change.state is LinkState.ONLINE:
