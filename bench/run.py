@@ -83,13 +83,50 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+HEADER = [
+    "# Benchmarks",
+    "",
+    "Written by `python3 dev.py bench` (bench/run.py). Every figure stands beside a",
+    "baseline measured in the same run on the same machine; ratios are figure ÷",
+    "baseline. Goals come from the issues; tests never assert timings. Each section",
+    "names the run and the machine it was measured on: `--only NAME` re-measures one",
+    "section and keeps the others as they were.",
+    "",
+]
+
+
+def kept_sections(text: str, replaced: set[str]) -> dict[str, list[str]]:
+    """The sections of an existing BENCHMARKS.md (by ``## name``) not measured again."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            name = line[3:].strip()
+            current = None if name in replaced else found.setdefault(name, [])
+        if current is not None:
+            current.append(line)
+    return found
+
+
+def write(sections: dict[str, list[str]], chosen: list[str], took: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    merged = kept_sections(old, set(sections))
+    stamp = f"_Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC ({took} for {', '.join(chosen)}); {machine()}._"
+    for name, lines in sections.items():
+        merged[name] = [lines[0], "", stamp, *lines[1:]]
+    order = [m for m in MODULES if m in merged] + [m for m in merged if m not in MODULES]
+    body = [line for name in order for line in merged[name]]
+    path.write_text("\n".join([*HEADER, *body]).rstrip() + "\n", encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="run only these modules")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite BENCHMARKS.md")
     args = parser.parse_args()
     chosen = args.only or MODULES
-    sections: list[str] = []
+    sections: dict[str, list[str]] = {}
     all_ok = True
     started = time.monotonic()
     for name in chosen:
@@ -107,30 +144,19 @@ def main() -> int:
         except Exception:
             all_ok = False
             traceback.print_exc()
-            sections += [f"## {name}", "", "Failed in this run; see the runner's output.", ""]
+            sections[name] = [f"## {name}", "", "Failed in this run; see the runner's output.", ""]
             continue
         lines = table(rows)
         print("\n".join(lines), flush=True)
         doc = (module.__doc__ or "").strip().splitlines()
-        sections += [f"## {name}", "", *(doc[:1] or []), "", *lines, ""]
+        section = [f"## {name}", "", *(doc[:1] or []), "", *lines, ""]
         notes = getattr(module, "NOTES", "")
         if notes:
-            sections += [notes.strip(), ""]
+            section += [notes.strip(), ""]
+        sections[name] = section
         print(f"bench: {name} took {time.monotonic() - t0:.0f} s", flush=True)
     if not args.no_write and sections:
-        text = [
-            "# Benchmarks",
-            "",
-            "Written by `python3 dev.py bench` (bench/run.py). Every figure stands beside a",
-            "baseline measured in the same run on the same machine; ratios are figure ÷",
-            "baseline. Goals come from the issues; tests never assert timings.",
-            "",
-            f"- Run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {time.monotonic() - started:.0f} s",
-            f"- Machine: {machine()}",
-            "",
-            *sections,
-        ]
-        (ROOT / "BENCHMARKS.md").write_text("\n".join(text), encoding="utf-8")
+        write(sections, chosen, f"{time.monotonic() - started:.0f} s")
         print("bench: BENCHMARKS.md rewritten")
     return 0 if all_ok else 1
 
