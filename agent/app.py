@@ -306,7 +306,9 @@ def _parse_frame(text: str, own_ext: str) -> list[Any] | str:
 def _dial_number(text: str, region: str) -> str:
     target = parse_dial_target(text, region)
     if isinstance(target, InvalidNumber):
-        raise InvalidInput(f"not a number to dial: {target.reason}", field="number")
+        raise InvalidInput(
+            f"not a number to dial: {target.reason}", field="number", message_key=target.code
+        )
     assert isinstance(target, DialTarget)
     return target.number
 
