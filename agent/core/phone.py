@@ -11,7 +11,9 @@ outcome is announced as provisional if the PBX has not answered yet.
 
 No lost calls (B4): while the link is up, a checkpoint trails ``now`` by
 ``CHECKPOINT_LAG``; when the link comes back (or the agent starts), every call of
-the extension since that checkpoint is fetched from history and merged.
+the extension since that checkpoint is fetched from history and merged. History may
+lag the calls it records, so the gap is fetched once more ``CHECKPOINT_LAG`` later:
+a call that ended in the gap but was not yet in history the first time is found then.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ class Phone:
         self._gap_from: datetime | None = None
         self._reconcile_due: datetime | None = None
         self._reconciling = False
+        # The gap fetched again once history has caught up (B4): its start, and when.
+        self._late_from: datetime | None = None
+        self._late_due: datetime | None = None
+        self._late_in_flight = False
         self._finalising = False  # one FINALISE fetch in flight at a time
         self._next_checkpoint: datetime | None = None
         self._seq = 0  # counts call events; see FetchActiveCalls
@@ -189,7 +195,14 @@ class Phone:
             self._reconciling = False
             if unknown:
                 effects.append(StoreHistory(tuple(unknown), Source.RECONCILED))
-            if self._gap_from is not None and self.link_up:
+            if self._late_in_flight:
+                self._late_in_flight = False
+                self._late_from = None
+                if self._gap_from is not None:  # the link dropped again meanwhile
+                    effects += self._start_reconcile(now)
+            elif self._gap_from is not None and self.link_up:
+                self._late_from = self._gap_from
+                self._late_due = now + CHECKPOINT_LAG
                 self._gap_from = None
                 self._reconcile_due = None
             effects += self._checkpoint(now, force=True)
@@ -200,7 +213,12 @@ class Phone:
             self._finalising = False
         if purpose is FetchPurpose.RECONCILE:
             self._reconciling = False
-            self._reconcile_due = now + RECONCILE_RETRY
+            if self._late_in_flight:
+                self._late_in_flight = False
+                if self._late_from is not None:
+                    self._late_due = now + RECONCILE_RETRY
+            else:
+                self._reconcile_due = now + RECONCILE_RETRY
         return []
 
     def request_dnd(self, on: bool, until: datetime | None = None) -> list[Effect]:
@@ -270,6 +288,8 @@ class Phone:
             times.append(first_outcome)
         if self._reconcile_due is not None and not self._reconciling:
             times.append(self._reconcile_due)
+        if self._late_due is not None and not self._reconciling:
+            times.append(self._late_due)
         if self._next_checkpoint is not None:
             times.append(self._next_checkpoint)
         if self.dnd_until is not None:
@@ -291,6 +311,8 @@ class Phone:
             effects.append(AnnounceOutcome(pending.entry, provisional=True))
         if self._reconcile_due is not None and self._reconcile_due <= now:
             effects += self._start_reconcile(now)
+        if self._late_due is not None and self._late_due <= now:
+            effects += self._start_late_pass(now)
         if self._next_checkpoint is not None and self._next_checkpoint <= now:
             effects += self._checkpoint(now)
         if self.dnd_until is not None and self.dnd_until <= now:
@@ -396,6 +418,9 @@ class Phone:
         self._next_checkpoint = None
         if self._gap_from is None:
             self._gap_from = self._covered_until or at - CHECKPOINT_LAG
+        if self._late_from is not None:  # the next reconcile covers the earlier gap too
+            self._gap_from = min(self._gap_from, self._late_from)
+            self._late_from = self._late_due = None
         return [StateChanged()] if was_up else []
 
     def _start_reconcile(self, now: datetime) -> list[Effect]:
@@ -404,6 +429,13 @@ class Phone:
         self._reconciling = True
         self._reconcile_due = None
         return [FetchHistory(self._gap_from - WINDOW_MARGIN, now, FetchPurpose.RECONCILE)]
+
+    def _start_late_pass(self, now: datetime) -> list[Effect]:
+        if self._late_from is None or self._reconciling or not self.link_up:
+            return []
+        self._late_due = None
+        self._reconciling = self._late_in_flight = True
+        return [FetchHistory(self._late_from - WINDOW_MARGIN, now, FetchPurpose.RECONCILE)]
 
     def _checkpoint(self, now: datetime, *, force: bool = False) -> list[Effect]:
         if not self.link_up or self._gap_from is not None:

@@ -210,6 +210,40 @@ def test_after_a_drop_the_gap_is_reconciled_from_history_b4() -> None:
     assert any(isinstance(e, SaveCheckpoint) for e in effects)
 
 
+def test_the_gap_is_fetched_again_once_history_has_caught_up_b4() -> None:
+    """History may lag the calls it records: a call that ended in the gap but was not
+    in history at the reconnect is found by the second pass, CHECKPOINT_LAG later."""
+    phone = Phone(PhoneConfig(own_ext="001"))
+    phone.resume([], covered_until=at(-600), now=at(0))
+    phone.feed(LinkUp(at(0)))
+    phone.history_fetched(FetchPurpose.RECONCILE, [], at(0), at(1))
+    wake = phone.next_wakeup()
+    assert wake is not None and wake <= at(1 + 120)
+    again = [e for e in phone.wake(at(121)) if isinstance(e, FetchHistory)]
+    assert again and again[0].purpose is FetchPurpose.RECONCILE
+    assert again[0].time_from <= at(-600)
+    late = history("d" * 32, talk=0, duration=20, disposition=1, end=-100)
+    effects = phone.history_fetched(FetchPurpose.RECONCILE, [late], at(121), at(122))
+    merged = [e for e in effects if isinstance(e, StoreHistory)]
+    assert [r.uuid for r in merged[0].records] == ["d" * 32]
+    # once is enough: nothing more is planned for that gap
+    assert not [e for e in phone.wake(at(600)) if isinstance(e, FetchHistory)]
+
+
+def test_a_failed_second_pass_is_tried_again_and_a_new_drop_folds_it_in_b4() -> None:
+    phone = Phone(PhoneConfig(own_ext="001"))
+    phone.resume([], covered_until=at(-600), now=at(0))
+    phone.feed(LinkUp(at(0)))
+    phone.history_fetched(FetchPurpose.RECONCILE, [], at(0), at(1))
+    assert [e for e in phone.wake(at(121)) if isinstance(e, FetchHistory)]
+    assert phone.history_failed(FetchPurpose.RECONCILE, at(122)) == []
+    assert [e for e in phone.wake(at(152)) if isinstance(e, FetchHistory)]
+    phone.history_failed(FetchPurpose.RECONCILE, at(153))
+    phone.feed(LinkDown(at(160), "dropped"))
+    fetch = next(e for e in phone.feed(LinkUp(at(200))) if isinstance(e, FetchHistory))
+    assert fetch.time_from <= at(-600)  # the earlier gap is covered by the new reconcile
+
+
 def test_a_failed_reconcile_is_tried_again_later() -> None:
     phone = Phone(PhoneConfig(own_ext="001"))
     phone.resume([], covered_until=at(-60), now=at(0))
