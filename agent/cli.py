@@ -12,11 +12,15 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from agent.core.errors import AgentError, ConfigError, InvalidInput
 from agent.jobs.cli import add_parsers as add_job_parsers
 from agent.jobs.cli import cmd_import_history, cmd_import_robot
 from agent.paths import DataDir
+
+if TYPE_CHECKING:
+    from agent.profile import Profile
 
 EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY_REFUSED, EXIT_LICENSE = 0, 2, 3, 4, 5
 
@@ -74,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     secret = sub.add_parser("secret", help="store a secret in the OS keyring")
     secret_sub = secret.add_subparsers(dest="action", required=True)
-    secret_set = secret_sub.add_parser("set", help="read a secret from stdin")
+    secret_set = secret_sub.add_parser(
+        "set", help="store a secret: typed at a prompt (not shown), or one line of stdin"
+    )
     secret_set.add_argument("name", choices=["api-key", "team-api-key", "robot-password"])
     _common(secret_set)
     secret_set.add_argument("--server", help="robot-password: the MS SQL server")
@@ -85,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_license_parser(sub, _common)  # license show|request|install|issue|keygen (L1, U10)
 
     add_job_parsers(sub, _common)  # import-history, import-robot (J1, J2)
+
+    from agent.doctor import add_parser as add_doctor_parser
+
+    add_doctor_parser(sub, _common)  # what is wrong, in words (contracts.md §2)
     return parser
 
 
@@ -149,24 +159,20 @@ def quit_running_agent(rest: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.app import AgentOptions, has_display, run_desktop, run_headless
+    from agent.app import AgentOptions, has_display, run_desktop, run_headless, tell_start_refused
     from agent.logs import setup_logging
-    from agent.profile import load_profile
-    from agent.secrets import Secrets
 
     data_dir = DataDir.resolve(args.data_dir).ensure()
     setup_logging(data_dir.log_file, verbose=args.verbose)
-    profile = load_profile(data_dir.config).merged(
-        domain=args.domain, ext=args.ext, base_url=args.base_url, ca_file=args.ca_file, db=args.db
-    )
-    if not profile.configured:
-        raise ConfigError(
-            "not configured: run `phonet-agent configure --domain D --ext E` "
-            "or give --domain and --ext"
-        )
-    profile.check()
-    api_key = Secrets().api_key(profile.domain, profile.ext)
     headless = args.headless or not has_display()
+    try:
+        profile, api_key = _run_profile(args, data_dir)
+    except AgentError as exc:
+        # stderr is nothing a tray user sees (started at logon, from a shortcut): on a
+        # desktop the refusal is a popup too, as the licence's is (issue 3).
+        if not headless:
+            tell_start_refused(exc)
+        raise
     options = AgentOptions(
         data_dir=data_dir,
         domain=profile.domain,
@@ -181,6 +187,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_headless(options)
     # Started at logon, the panel (the tray host) may come up after us (contracts.md §2).
     return run_desktop(options, wait_for_tray_s=20.0 if getattr(args, "autostart", False) else 2.0)
+
+
+def _run_profile(args: argparse.Namespace, data_dir: DataDir) -> tuple[Profile, str]:
+    """The connection profile and the API key the agent starts with, or why not."""
+    from agent.profile import load_profile
+    from agent.secrets import Secrets
+
+    profile = load_profile(data_dir.config).merged(
+        domain=args.domain, ext=args.ext, base_url=args.base_url, ca_file=args.ca_file, db=args.db
+    )
+    if not profile.configured:
+        raise ConfigError(
+            "not configured: run `phonet-agent configure --domain D --ext E` "
+            "or give --domain and --ext"
+        )
+    profile.check()
+    return profile, Secrets().api_key(profile.domain, profile.ext)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -199,7 +222,16 @@ def cmd_dial(args: argparse.Namespace) -> int:
     from agent.local_client import dial_via_running_agent
 
     data_dir = DataDir.resolve(args.data_dir)
-    return dial_via_running_agent(data_dir, args.number)
+    return dial_via_running_agent(data_dir, args.number, notice=_desktop_notice)
+
+
+def _desktop_notice(title: str, body: str) -> None:
+    """A popup from this short-lived process (a ``tel:`` click has no console to read);
+    the desktop adapters load only when there is something to say."""
+    from agent.app import has_display, show_notice
+
+    if has_display():
+        show_notice(title, body)
 
 
 def cmd_configure(args: argparse.Namespace) -> int:
@@ -225,9 +257,7 @@ def cmd_secret(args: argparse.Namespace) -> int:
 
     data_dir = DataDir.resolve(args.data_dir)
     profile = load_profile(data_dir.config).merged(domain=args.domain, ext=args.ext)
-    value = sys.stdin.readline().rstrip("\r\n")
-    if not value:
-        raise InvalidInput("no secret on stdin")
+    value = read_secret(f"{args.name}: ")
     if args.name == "robot-password":
         if not (args.server and args.user):
             raise InvalidInput("robot-password needs --server and --user")
@@ -245,6 +275,24 @@ def cmd_secret(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def read_secret(prompt: str) -> str:
+    """One secret: typed at a terminal without echo (getpass), else one line of stdin
+    (piped from a password manager or a script). Never shown, never logged."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        try:
+            value = getpass.getpass(prompt)
+        except EOFError:
+            value = ""
+    else:
+        value = sys.stdin.readline() if sys.stdin is not None else ""
+    value = value.rstrip("\r\n")
+    if not value.strip():
+        raise InvalidInput("no secret given (type it at the prompt, or pipe it on stdin)")
+    return value
+
+
 def cmd_window(args: argparse.Namespace) -> int:
     """The pywebview child (agent/window.py): the token comes on stdin or in
     PHONET_AGENT_TOKEN, never on the command line."""
@@ -255,6 +303,12 @@ def cmd_window(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     return window_main(args.url, args.target, debug=args.debug)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from agent.doctor import cmd_doctor as doctor
+
+    return doctor(args)
 
 
 def cmd_license(args: argparse.Namespace) -> int:
@@ -273,4 +327,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "license": cmd_license,
     "import-history": cmd_import_history,
     "import-robot": cmd_import_robot,
+    "doctor": cmd_doctor,
 }
