@@ -17,16 +17,22 @@ Two halves:
 
 Backends are chosen explicitly (pywebview's own order changes with what is
 installed): WebView2 (``edgechromium``) on Windows; on Linux GTK + WebKit2 when
-Debian's ``gi`` and the WebKit2 4.1 typelib are importable, else Qt when the optional
-``qt`` extra (PySide6) is installed. ``PHONET_AGENT_WINDOW_GUI=gtk|qt`` forces one.
+Debian's ``gi`` and the WebKit2 4.1 typelib are importable, else Qt when a Qt binding
+*with Qt WebEngine* is installed (the ``qt`` extra; PySide6-Essentials alone has no
+QtWebEngineWidgets, which pywebview's Qt backend needs). With neither, the child opens
+the same page in the default web browser instead (:func:`open_in_browser`), so "Open
+window" always shows the UI. ``PHONET_AGENT_WINDOW_GUI=gtk|qt|browser`` forces one.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,11 +41,24 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from agent.core.errors import ConfigError, InvalidInput
+from agent.secrets import ENV_API_KEY
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "PHONET_AGENT_TOKEN"
 GUI_ENV = "PHONET_AGENT_WINDOW_GUI"
+BROWSER = "browser"  # no webview: the default web browser shows the page
+# What the child never inherits: it needs only the URL and the token (on stdin). The
+# operator's API key (contracts.md §2: "that process only") and libpq's password stay
+# with the agent.
+NOT_INHERITED = (TOKEN_ENV, ENV_API_KEY, "PGPASSWORD")
+# Qt bindings pywebview's Qt backend (through qtpy) can use, as (package, QT_API name).
+# Each needs its QtWebEngineWidgets: PySide6-Addons (<= 6.11) or PySide6-WebEngine
+# (6.12+) for PySide6, PyQt6-WebEngine, PyQtWebEngine.
+QT_BINDINGS = (("PySide6", "pyside6"), ("PyQt6", "pyqt6"), ("PyQt5", "pyqt5"))
+# How long the browser fallback keeps its one-page redirect file: a browser that is not
+# running yet may take a while to start and read it.
+BROWSER_LINGER_S = 60.0
 TITLE = "Phonet Agent"
 SIZE = (420, 640)  # issue 7: fits 420x640 and scales up
 MIN_SIZE = (360, 480)
@@ -50,11 +69,12 @@ _TARGET_KINDS = ("call", "contact", "event", "page", "number")
 
 
 def _importable(module: str) -> bool:
+    """Whether ``module`` can be found (a sub-module's package is imported to look)."""
     import importlib.util
 
     try:
         return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
+    except (ImportError, ValueError, OSError):
         return False
 
 
@@ -73,8 +93,18 @@ def gtk_available() -> bool:
     return True
 
 
+def qt_binding() -> str | None:
+    """qtpy's ``QT_API`` name of the first Qt binding whose QtWebEngineWidgets is
+    installed, or None. A binding without it (PySide6-Essentials alone) cannot show
+    the window: pywebview's Qt backend is a QWebEngineView."""
+    for package, api_name in QT_BINDINGS:
+        if _importable(f"{package}.QtWebEngineWidgets"):
+            return api_name
+    return None
+
+
 def qt_available() -> bool:
-    return _importable("PySide6") or _importable("PyQt6") or _importable("PyQt5")
+    return qt_binding() is not None
 
 
 def choose_gui(
@@ -91,17 +121,17 @@ def choose_gui(
     if system == "darwin":
         return "cocoa"
     forced = env.get(GUI_ENV, "").strip().lower()
-    if forced in ("gtk", "qt"):
+    if forced in ("gtk", "qt", BROWSER):
         return forced
     if forced:
-        raise InvalidInput(f"{GUI_ENV} must be gtk or qt, not {forced!r}", field=GUI_ENV)
+        raise InvalidInput(f"{GUI_ENV} must be gtk, qt or browser, not {forced!r}", field=GUI_ENV)
     if gtk():
         return "gtk"
     if qt():
         return "qt"
     raise ConfigError(
-        "no window backend: install gir1.2-webkit2-4.1 (GTK) or the qt extra "
-        "(pip install 'phonet-agent[qt]'); the web UI also works in any browser"
+        "no window backend: install gir1.2-webkit2-4.1 (GTK) or the qt extra with "
+        "Qt WebEngine (pip install 'phonet-agent[qt]'); the web UI also works in any browser"
     )
 
 
@@ -164,21 +194,28 @@ def run_window(
     gui: str | None = None,
     stdin: IO[str] | None = None,
     debug: bool = False,
+    choose: Callable[[], str] = choose_gui,
+    opener: Callable[[str], bool] | None = None,
 ) -> int:
-    """Show the window until it is closed (blocks the main thread, as pywebview needs)."""
-    chosen = gui or choose_gui()
-    if chosen == "qt" and hasattr(os, "geteuid") and os.geteuid() == 0:
-        # QtWebEngine's Chromium refuses to run as root with its sandbox on.
-        flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
-        if "--no-sandbox" not in flags:
-            os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --no-sandbox".strip()
+    """Show the window until it is closed (blocks the main thread, as pywebview needs);
+    with no webview backend, the page in the default browser instead."""
+    target = check_target(target)
+    try:
+        chosen = gui or choose()
+    except ConfigError as exc:
+        log.warning("window: %s; opening the web UI in the browser instead", exc)
+        chosen = BROWSER
+    if chosen == BROWSER:
+        return open_in_browser(url, token, target=target, stdin=stdin, opener=opener)
+    if chosen == "qt":
+        _prepare_qt()
     import webview
 
     webview.settings["ALLOW_DOWNLOADS"] = True  # the xlsx exports and diagnostics bundle
     webview.settings["OPEN_EXTERNAL_LINKS_IN_BROWSER"] = True
     window = webview.create_window(
         TITLE,
-        url=start_url(url, token, check_target(target)),
+        url=start_url(url, token, target),
         width=SIZE[0],
         height=SIZE[1],
         min_size=MIN_SIZE,
@@ -195,10 +232,92 @@ def run_window(
     return 0
 
 
+def _prepare_qt() -> None:
+    # qtpy picks PyQt5 before PySide6 when both are installed: point it at the binding
+    # that has Qt WebEngine, unless the operator chose one.
+    binding = qt_binding()
+    if binding is not None:
+        os.environ.setdefault("QT_API", binding)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # QtWebEngine's Chromium refuses to run as root with its sandbox on.
+        flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+        if "--no-sandbox" not in flags:
+            os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --no-sandbox".strip()
+
+
+# ------------------------------------------------------------------ the browser fallback
+
+
+def redirect_page(folder: Path, address: str) -> Path:
+    """A one-page file in ``folder`` (the caller's private directory) that sends the
+    browser on to ``address``. The browser is started with this file's URL, so the
+    token never appears on a command line, where other users could read it; the file
+    itself is readable by the user only, like api.json."""
+    page = folder / "open.html"
+    script = json.dumps(address).replace("</", "<\\/")
+    text = (
+        '<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+        f"<title>{TITLE}</title>"
+        f"<script>location.replace({script})</script>"
+        f'<meta http-equiv="refresh" content="0;url={html.escape(address)}">'
+    )
+    fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return page
+
+
+def open_in_browser(
+    url: str,
+    token: str,
+    *,
+    target: str | None = None,
+    stdin: IO[str] | None = None,
+    opener: Callable[[str], bool] | None = None,
+    linger_s: float = BROWSER_LINGER_S,
+) -> int:
+    """No webview on this machine: show the page in the default web browser.
+
+    The browser opens a private redirect file (:func:`redirect_page`), kept for
+    ``linger_s`` so a browser that starts slowly still finds it, then removed. Meanwhile
+    ``show`` on stdin opens the page again and ``quit`` ends at once; a later "Open
+    window" starts a new child, as for a closed window.
+    """
+    if opener is None:
+        import webbrowser
+
+        opener = webbrowser.open
+    with tempfile.TemporaryDirectory(prefix="phonet-agent-") as folder:
+        page = redirect_page(Path(folder), start_url(url, token, target)).as_uri()
+        if not opener(page):
+            raise ConfigError(
+                "no window backend and no web browser to open the web UI in: install "
+                "gir1.2-webkit2-4.1 or the qt extra, or open the address the agent prints "
+                "with --headless"
+            )
+        log.info("window: no webview; the web UI opened in the default browser")
+        quit_now = threading.Event()
+        if stdin is not None:
+
+            def follow() -> None:
+                for raw in stdin:
+                    command = raw.strip()
+                    if command == "show":
+                        opener(page)
+                    elif command == "quit":
+                        quit_now.set()
+                        return
+
+            threading.Thread(target=follow, name="window-stdin", daemon=True).start()
+        quit_now.wait(linger_s)
+    return 0
+
+
 def main(url: str, target: str | None = None, *, debug: bool = False) -> int:
     """``phonet-agent window``: the token from the environment or stdin."""
     token = read_token(sys.stdin)
-    os.environ.pop(TOKEN_ENV, None)  # not inherited by anything the webview starts
+    for name in NOT_INHERITED:  # nor by anything the webview or the browser starts
+        os.environ.pop(name, None)
     return run_window(url, token, target=target, stdin=sys.stdin, debug=debug)
 
 
@@ -214,6 +333,11 @@ def window_command(url: str, target: str | None = None) -> list[str]:
     if target:
         command += ["--open", target]
     return command
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The window child's environment: the agent's, less :data:`NOT_INHERITED`."""
+    return {k: v for k, v in environ.items() if k not in NOT_INHERITED}
 
 
 @dataclass
@@ -258,7 +382,7 @@ class WindowLauncher:
             return self._child is not None
 
     def _spawn(self, url: str, token: str, target: str | None) -> subprocess.Popen[str] | None:
-        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        env = child_environment(os.environ)
         out: IO[Any] | int = subprocess.DEVNULL
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)

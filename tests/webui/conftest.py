@@ -134,14 +134,18 @@ async def ui_factory(
         viewport: tuple[int, int] = (420, 640),
         locale: str = "en-GB",
         online: bool = True,
+        timezone: str | None = None,
+        db_url: str | None = None,
+        ext: str = "001",
     ) -> UI:
         lines: list[str] = []
         agent = Agent(
             AgentOptions(
                 data_dir=DataDir(tmp_path / f"agent-{len(started)}").ensure(),
                 domain=simulator.domain,
-                ext="001",
+                ext=ext,
                 api_key=simulator.api_key,
+                db_url=db_url,
                 base_url=simulator.base_url,
                 headless=True,
                 team_overrides={"completed_talk_s": 0, **(team or {})},
@@ -155,6 +159,7 @@ async def ui_factory(
         context = await browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]},
             locale=locale,
+            timezone_id=timezone,
             accept_downloads=True,
         )
         context.set_default_timeout(TIMEOUT_MS)

@@ -121,3 +121,29 @@ async def test_a_custom_pause_and_entry_actions(ui_factory: UIFactory) -> None:
     await ui.page.click(".dialog button.danger")
     await ui.page.wait_for_selector(f"tr[data-id='{second}']", state="detached")
     ui.assert_clean()
+
+
+async def test_the_list_selector_counts_follow_adding_and_deleting_entries_m6(
+    ui_factory: UIFactory,
+) -> None:
+    ui = await ui_factory()
+    await ui.open("dial-list")
+    selected = "#dial-list-select option:checked"
+    await ui.page.wait_for_selector("#dial-list-select:not([hidden])")
+    assert (await ui.page.inner_text(selected)).endswith("(0)")
+    for count, number in enumerate(("+380501230011", "+380501230012"), 1):
+        await ui.page.click("#dial-list-fill")
+        await ui.page.fill("#add-number", number)
+        await ui.page.click("#add-number-ok")
+        await ui.page.wait_for_function(
+            "([sel, n]) => document.querySelector(sel).textContent.endsWith(`(${n})`)",
+            arg=[selected, count],
+        )
+    first = await ui.page.get_attribute("#dial-list-table tbody tr:first-child", "data-id")
+    await ui.page.click(f"button[data-act='trash'][data-id='{first}']")
+    await ui.page.click(".dialog button.danger")
+    await ui.page.wait_for_function(
+        "sel => document.querySelector(sel).textContent.endsWith('(1)')", arg=selected
+    )
+    await ui.screenshot("dial-list-counts")
+    ui.assert_clean()

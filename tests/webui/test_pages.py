@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webui.conftest import UIFactory
+from tests.webui.conftest import UI, UIFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -29,11 +29,39 @@ async def test_each_page_renders_in_each_language_without_console_errors(
     assert {"phone", "journal", "report", "settings", "health"} <= set(views)
     titles = await ui.page.eval_on_selector_all("nav.tabs a", "links => links.map(a => a.title)")
     assert NAV_PHONE[lang] in titles and NAV_JOURNAL[lang] in titles
+    sections: list[str] = []
     for view in views:
         await ui.goto(view)
         await ui.page.wait_for_load_state("networkidle")
         await ui.screenshot(f"{view}-{lang}")
+        assert await clipped_tabs(ui) == [], f"{view}: tabs out of the 420 px row"
+        sections += await ui.page.eval_on_selector_all(
+            "#sections a", "links => links.map(a => a.dataset.view)"
+        )
+    assert "jobs" in sections  # a section of Health (the tab row has no room for it)
+    for view in sorted(set(sections) - set(views)):
+        await ui.goto(view)
+        await ui.page.wait_for_load_state("networkidle")
+        await ui.screenshot(f"{view}-{lang}")
+        active = await ui.page.eval_on_selector("nav.tabs a.active", "a => a.dataset.view")
+        assert active != view and active in views
     ui.assert_clean()
+
+
+async def clipped_tabs(ui: UI) -> list[str]:
+    """The tabs not wholly inside the tab row (every icon must show at 420 px)."""
+    found: list[str] = await ui.page.evaluate(
+        """() => {
+          const row = document.querySelector('nav.tabs').getBoundingClientRect();
+          return [...document.querySelectorAll('nav.tabs a')]
+            .filter(a => {
+              const r = a.getBoundingClientRect();
+              return r.left < row.left - 0.5 || r.right > row.right + 0.5;
+            })
+            .map(a => a.dataset.view);
+        }"""
+    )
+    return found
 
 
 async def test_the_window_grows_into_a_side_bar_layout(ui_factory: UIFactory) -> None:
@@ -44,6 +72,9 @@ async def test_the_window_grows_into_a_side_bar_layout(ui_factory: UIFactory) ->
     await ui.screenshot("phone-wide")
     await ui.goto("report")
     await ui.screenshot("report-wide")
+    await ui.goto("jobs")
+    await ui.page.wait_for_selector("#presence-list")
+    await ui.screenshot("jobs-wide")
     ui.assert_clean()
 
 

@@ -6,10 +6,13 @@ DND with a timer."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from agent.desktop.view import tomorrow_at
 from agent.simulator import SimControl
 from tests.scenarios.conftest import wait_until
 from tests.webui.conftest import UIFactory
@@ -130,6 +133,35 @@ async def test_dnd_for_30_minutes_dials_the_combination_and_shows_until_when(
     assert "until" in (await ui.page.inner_text("#dnd-chip")).lower()
     assert await ui.page.get_attribute("#dnd", "aria-pressed") == "true"
     await ui.screenshot("phone-dnd")
+    ui.assert_clean()
+
+
+async def test_dnd_until_tomorrow_is_nine_in_the_teams_zone_not_the_browsers_b12(
+    ui_factory: UIFactory, sim: SimControl
+) -> None:
+    # The computer is set to New York, the team works in Tokyo: the tray's "until
+    # tomorrow 09:00" is Tokyo's (agent/desktop/view.py), and so is the window's.
+    team_zone = ZoneInfo("Asia/Tokyo")
+    ui = await ui_factory(
+        operator={"dnd_code": "*78"}, team={"time_zone": "Asia/Tokyo"}, timezone="America/New_York"
+    )
+    await ui.open("phone")
+    assert await ui.page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == (
+        "America/New_York"
+    )
+    before = datetime.now(UTC)
+    await ui.page.click("#dnd")
+    await ui.page.click("button[data-dnd='dnd.until_tomorrow']")
+
+    async def dnd_until() -> str | None:
+        dnd = (await ui.api("GET", "/api/status")).json()["dnd"]
+        return dnd["until"] if dnd["on"] else None
+
+    await wait_until(dnd_until, what="DND on with an end")
+    until = datetime.fromisoformat(str(await dnd_until()))
+    after = datetime.now(UTC)
+    assert until in {tomorrow_at(before, team_zone), tomorrow_at(after, team_zone)}
+    assert until.astimezone(team_zone).hour == 9
     ui.assert_clean()
 
 

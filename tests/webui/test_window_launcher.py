@@ -4,10 +4,15 @@ window raised again rather than a second one, closed when the agent stops."""
 
 from __future__ import annotations
 
+import importlib
 import io
+import json
+import os
+import stat
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,12 @@ from agent.window import (
     WindowLauncher,
     check_target,
     choose_gui,
+    open_in_browser,
+    qt_available,
+    qt_binding,
     read_token,
+    redirect_page,
+    run_window,
     start_url,
     window_command,
 )
@@ -35,6 +45,7 @@ NO = lambda: False  # noqa: E731
         ("linux", {}, NO, YES, "qt"),
         ("linux", {"PHONET_AGENT_WINDOW_GUI": "qt"}, YES, YES, "qt"),
         ("linux", {"PHONET_AGENT_WINDOW_GUI": "GTK"}, NO, NO, "gtk"),
+        ("linux", {"PHONET_AGENT_WINDOW_GUI": "browser"}, YES, YES, "browser"),
     ],
 )
 def test_the_backend_is_chosen_explicitly(
@@ -132,3 +143,121 @@ def test_open_before_the_api_listens_reports_false(tmp_path: Path) -> None:
     launcher = WindowLauncher(endpoint=lambda: None, publish=lambda topic, data: None)
     assert launcher.open() is False
     assert not launcher.running
+
+
+# ------------------------------------------------------------------ Qt needs Qt WebEngine
+
+
+@pytest.fixture
+def fake_pyside6(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A PySide6 package on sys.path as PySide6-Essentials installs it: no
+    QtWebEngineWidgets (that is PySide6-Addons' / PySide6-WebEngine's)."""
+    for name in ("PySide6", "PyQt6", "PyQt5"):
+        if importlib.util.find_spec(name) is not None:
+            pytest.skip(f"a real {name} is installed")
+    package = tmp_path / "site" / "PySide6"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "QtWidgets.py").write_text("")
+    monkeypatch.syspath_prepend(str(package.parent))
+    importlib.invalidate_caches()
+    yield package
+    for name in [m for m in sys.modules if m == "PySide6" or m.startswith("PySide6.")]:
+        del sys.modules[name]
+
+
+def test_pyside6_without_qt_webengine_is_no_window_backend(fake_pyside6: Path) -> None:
+    assert qt_binding() is None and not qt_available()
+    with pytest.raises(ConfigError, match="Qt WebEngine"):
+        choose_gui("linux", {}, gtk=NO)
+
+
+def test_pyside6_with_qt_webengine_is_the_qt_backend(fake_pyside6: Path) -> None:
+    (fake_pyside6 / "QtWebEngineWidgets.py").write_text("")
+    importlib.invalidate_caches()
+    assert qt_binding() == "pyside6"
+    assert choose_gui("linux", {}, gtk=NO) == "qt"
+
+
+# ------------------------------------------------------------------ no webview: the browser
+
+
+def test_the_redirect_page_is_private_and_the_token_stays_inside_it(tmp_path: Path) -> None:
+    address = start_url("http://127.0.0.1:5000", "tok/en", "call:" + "d" * 32)
+    page = redirect_page(tmp_path, address)
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    assert f"location.replace({json.dumps(address)})" in page.read_text()
+    assert "tok" not in page.as_uri()  # what goes on the browser's command line
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    text = redirect_page(hostile, "http://127.0.0.1:5000/</script><b>x").read_text()
+    assert "</script><b>" not in text  # no way out of the script element
+
+
+def test_without_any_backend_the_window_opens_in_the_browser(tmp_path: Path) -> None:
+    opened: list[str] = []
+    contents: list[str] = []
+
+    def browser(uri: str) -> bool:  # what webbrowser.open would start, recorded
+        opened.append(uri)
+        contents.append(Path(uri.removeprefix("file://")).read_text())
+        return True
+
+    def none() -> str:
+        raise ConfigError("no window backend")
+
+    stdin = io.StringIO("show\nquit\n")
+    code = run_window(
+        "http://127.0.0.1:5000",
+        "tok-123",
+        target="page:jobs",
+        stdin=stdin,
+        choose=none,
+        opener=browser,
+    )
+    assert code == 0
+    assert len(opened) == 2  # at start, and again on "show"
+    assert all("tok-123" not in uri for uri in opened)
+    assert "http://127.0.0.1:5000/?open=page:jobs#token=tok-123" in contents[0]
+    assert not Path(opened[0].removeprefix("file://")).exists()  # removed after "quit"
+
+
+def test_no_browser_either_is_said_in_words() -> None:
+    with pytest.raises(ConfigError, match="no web browser"):
+        open_in_browser("http://127.0.0.1:5000", "t", opener=lambda uri: False)
+
+
+# ------------------------------------------------------------------ the child's environment
+
+ENV_RECORDER = textwrap.dedent(
+    """
+    import os, sys, pathlib
+    names = ("PHONET_API_KEY", "PGPASSWORD", "PHONET_AGENT_TOKEN", "KEPT")
+    pathlib.Path(sys.argv[1]).write_text(
+        "\\n".join(f"{n}={os.environ.get(n, '-')}" for n in names) + "\\n"
+    )
+    sys.stdin.read()
+    """
+)
+
+
+def test_the_window_child_inherits_no_api_key_token_or_database_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHONET_API_KEY", "operator-key")
+    monkeypatch.setenv("PGPASSWORD", "db-password")
+    monkeypatch.setenv("PHONET_AGENT_TOKEN", "old-token")
+    monkeypatch.setenv("KEPT", "yes")
+    record = tmp_path / "env.txt"
+    script = tmp_path / "env_recorder.py"
+    script.write_text(ENV_RECORDER)
+    launcher = WindowLauncher(
+        endpoint=lambda: ("http://127.0.0.1:5000", "secret-token"),
+        publish=lambda topic, data: None,
+        command=lambda url, target: [sys.executable, str(script), str(record)],
+    )
+    assert launcher.open()
+    text = wait_for_text(record, "KEPT=")
+    launcher.close()
+    assert text.split() == ["PHONET_API_KEY=-", "PGPASSWORD=-", "PHONET_AGENT_TOKEN=-", "KEPT=yes"]
+    assert os.environ["PHONET_API_KEY"] == "operator-key"  # the agent keeps its own

@@ -1,9 +1,11 @@
 // The window's shell: token, language, navigation, the live channel, deep links.
 //
 // Pages are ES modules under views/ with the shape
-//   export default { id, titleKey, icon, requires: ["/api/…"], mount(root, ctx) → unmount? }
+//   export default { id, titleKey, icon, requires: ["/api/…"], parent?, mount(root, ctx) → unmount? }
 // A page whose endpoints the agent does not serve (read from /api/openapi.json) is
 // left out of the navigation, so the window works with whatever features are built.
+// A page with a `parent` is not in the tab row (which must fit 420 px): it is a
+// section of its parent's page, reached through the section links atop both.
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
@@ -11,6 +13,7 @@ import * as store from "./store.js";
 import { h, clear, toast, modal, confirm } from "./dom.js";
 import { icon } from "./icons.js";
 import { openEventForm } from "./event_form.js";
+import { banners } from "./call_banner.js";
 
 const VIEW_MODULES = [
   "phone",
@@ -23,6 +26,7 @@ const VIEW_MODULES = [
   "events",
   "settings",
   "health",
+  "jobs",
   "license",
 ];
 
@@ -34,6 +38,7 @@ const state = {
   unmount: null,
   keyHandler: null,
   paths: {},
+  calls: null, // call_banner.js: popups as strips under the tabs
 };
 
 function showFatal(titleKey, detailKey) {
@@ -88,6 +93,31 @@ export function navigate(path) {
   else window.location.hash = target;
 }
 
+// The pages shown as one in the tab row: a parent and its sections.
+function family(view) {
+  const head = (view.parent && state.views.find((v) => v.id === view.parent)) || view;
+  return [head, ...state.views.filter((v) => v.parent === head.id)];
+}
+
+function sectionLinks(members, current) {
+  return h(
+    "nav",
+    { class: "subtabs sections", id: "sections", "aria-label": i18n.t("nav.sections") },
+    members.map((v) =>
+      h(
+        "a",
+        {
+          href: `#/${v.id}`,
+          dataset: { view: v.id },
+          class: v.id === current.id ? "active" : "",
+          "aria-current": v.id === current.id ? "page" : null,
+        },
+        i18n.t(v.titleKey),
+      ),
+    ),
+  );
+}
+
 function route() {
   const { view: id, args, params } = parseRoute(window.location.hash);
   const view = state.views.find((v) => v.id === id) || state.views[0];
@@ -102,17 +132,27 @@ function route() {
   state.unmount = null;
   state.keyHandler = null;
   state.current = view;
+  const tab = view.parent && state.views.some((v) => v.id === view.parent) ? view.parent : view.id;
   for (const link of document.querySelectorAll("nav.tabs a")) {
-    const active = link.dataset.view === view.id;
+    const active = link.dataset.view === tab;
     link.classList.toggle("active", active);
-    if (active) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
+    if (active) {
+      link.setAttribute("aria-current", "page");
+      link.scrollIntoView({ block: "nearest", inline: "nearest" });
+    } else link.removeAttribute("aria-current");
   }
   const root = clear(document.getElementById("view"));
   root.dataset.view = view.id;
+  delete root.dataset.ready;
   document.title = `${i18n.t(view.titleKey)} · Phonet Agent`;
   const ctx = context({ args, params });
-  Promise.resolve(view.mount(root, ctx))
+  const members = family(view);
+  let mountPoint = root;
+  if (members.length > 1) {
+    mountPoint = h("div", { class: "section-body" });
+    root.append(sectionLinks(members, view), mountPoint);
+  }
+  Promise.resolve(view.mount(mountPoint, ctx))
     .then((unmount) => {
       if (state.current === view) state.unmount = typeof unmount === "function" ? unmount : null;
       root.dataset.ready = "1";
@@ -175,6 +215,7 @@ function buildNav() {
   const nav = document.querySelector("nav.tabs");
   clear(nav);
   for (const view of state.views) {
+    if (view.parent && state.views.some((v) => v.id === view.parent)) continue;
     nav.append(
       h(
         "a",
@@ -238,6 +279,7 @@ function onLiveMessage(message) {
     data.dialer = store.status().dialer;
   }
   store.emit(topic, data);
+  if (topic === "popup" && state.calls) state.calls.show(data);
   // "open" comes as {target: "event:7"} (the window launcher) or {kind, id} (features).
   if (topic === "open" && data && data.target) openTarget(data.target);
   else if (topic === "open" && data && data.kind && data.id !== undefined) openTarget(`${data.kind}:${data.id}`);
@@ -289,11 +331,20 @@ async function start() {
   [state.paths, state.views] = await paths;
   buildNav();
   store.on("status", renderStatus);
+  store.on("status", (status) => state.calls && state.calls.status(status));
   document.getElementById("link-toggle").addEventListener("click", toggleLink);
   store.on("live", (open) => document.body.classList.toggle("live-lost", !open));
   const first = await status;
   if (first instanceof Error) toast(i18n.errorText(first), "error");
   else store.emit("status", first);
+  state.calls = banners({
+    box: document.getElementById("call-banners"),
+    open: openTarget,
+    dial: (number) =>
+      api.post("/api/dial", { number }).catch((err) => toast(i18n.errorText(err), "error")),
+    view: () => (state.current ? state.current.id : ""),
+    dnd: () => Boolean(store.status().dnd && store.status().dnd.on),
+  });
   api.live(onLiveMessage, (open) => store.emit("live", open));
   window.addEventListener("hashchange", route);
   document.addEventListener("keydown", globalKeys);

@@ -5,6 +5,7 @@ import { h, clear, pager, modal, confirm, debounce, loading, showFieldErrors } f
 import { icon } from "../icons.js";
 import { contactBlocks } from "../stats.js";
 import { openEventForm } from "../event_form.js";
+import { followImport } from "../import_progress.js";
 
 const LIMIT = 50;
 
@@ -254,13 +255,14 @@ export function editContact(ctx, contact, onSaved) {
 }
 
 function importContacts(ctx, onDone) {
-  const { t, i18n, api, toast } = ctx;
+  const { t, i18n, api, toast, store } = ctx;
   const file = h("input", { type: "file", id: "contact-import-file", accept: ".csv,.xls,.xlsx,.ods" });
-  const bar = h("progress", { max: "1", value: "0", hidden: true });
+  const bar = h("progress", { max: "1", value: "0", hidden: true, id: "contact-import-progress" });
+  const stage = h("div", { class: "small muted", id: "contact-import-stage" });
   const out = h("div", { class: "small" });
   const dialog = modal({
     title: t("contacts.import"),
-    body: h("div", { class: "stack" }, file, bar, out),
+    body: h("div", { class: "stack" }, file, bar, stage, out),
     actions: [{ label: t("action.close") }],
   });
   file.addEventListener("change", async () => {
@@ -268,11 +270,20 @@ function importContacts(ctx, onDone) {
     const form = new FormData();
     form.append("file", file.files[0]);
     bar.hidden = false;
+    // The agent's reading and storing, once the bytes are sent (live topic "import").
+    const work = followImport(store, "contacts", { bar, label: stage });
     try {
       const answer = await api.upload("/api/contacts/import", form, {
-        onProgress: (f) => (f >= 1 ? bar.removeAttribute("value") : (bar.value = String(f))),
+        onProgress: (f) => {
+          if (work.heard()) return;
+          if (f >= 1) {
+            bar.removeAttribute("value");
+            stage.textContent = t("dial_list.processing");
+          } else bar.value = String(f);
+        },
       });
       bar.hidden = true;
+      stage.textContent = "";
       clear(out).append(
         h("p", {}, t("dial_list.accepted_rejected", { accepted: answer.accepted, rejected: (answer.rejected || []).length })),
         (answer.rejected || []).slice(0, 200).map((r) => h("div", { class: "muted" }, `${r.row} · ${r.column}: ${r.reason}`)),
@@ -282,6 +293,8 @@ function importContacts(ctx, onDone) {
       bar.hidden = true;
       toast(i18n.errorText(err), "error");
       dialog.close();
+    } finally {
+      work.off();
     }
   });
 }

@@ -1,10 +1,12 @@
 // Dial list (M6, A1–A6): the table with every column, paged for a million rows; add,
 // delete, move, skip; fill from planned events, missed calls or a file (with a progress
 // bar and the rejected-rows report); ABC sort; Calling / Pause (presets + custom) /
-// Resume / Stop, and the pause countdown.
+// Resume / Stop, and the pause countdown. The list selector's counts follow the shown
+// list's pages, so adding or deleting an entry never leaves "Main (0)" behind.
 
 import { h, clear, pager, modal, confirm, loading } from "../dom.js";
 import { icon } from "../icons.js";
+import { followImport } from "../import_progress.js";
 
 const LIMIT = 100;
 const DEFAULT_PRESETS = [5, 10, 15, 30, 60];
@@ -33,6 +35,7 @@ export default {
     const listsLoaded = firstPage.catch(() => null).then(() => api.get("/api/dial-lists")).catch((err) => err);
     let dialer = await api.get("/api/dialer");
     let lists = [];
+    let listsKnown = false;
 
     // ---------------------------------------------------------------- controls
     const listSelect = h("select", { id: "dial-list-select", "aria-label": t("dial_list.list") });
@@ -143,6 +146,7 @@ export default {
       } else {
         lists = answer.items || [];
       }
+      listsKnown = true;
       clear(listSelect);
       if (!listId) {
         const active = lists.find((l) => l.active) || lists[0];
@@ -207,7 +211,25 @@ export default {
       );
     }
 
+    // The shown list's count in the selector, from the page just read (its total is the
+    // list's size): no recount of every list (seconds at a million entries).
+    function showCount(page) {
+      const shown = page.list || (listId ? { id: listId } : null);
+      if (!shown || page.total === null || page.total === undefined) return;
+      if (!listsKnown) return; // the first loadLists() is on its way
+      const list = lists.find((l) => l.id === shown.id);
+      if (!list) {
+        loadLists(); // the list is new (the first entry made "Main"): show it
+        return;
+      }
+      list.total = page.total;
+      if (shown.name) list.name = shown.name;
+      const option = listSelect.querySelector(`option[value="${list.id}"]`);
+      if (option) option.textContent = `${list.name} (${i18n.number(list.total)})`;
+    }
+
     function render(page) {
+      showCount(page);
       clear(body);
       if (!page.items.length) {
         body.append(h("div", { class: "empty", id: "dial-list-empty" }, t("dial_list.empty")));
@@ -329,14 +351,17 @@ export default {
       const dialog = modal({ title: t("dial_list.fill_file"), body: h("div", { class: "stack" }, label, bar), actions: [] });
       const form = new FormData();
       form.append("file", fileObject);
+      // The agent's reading and storing of it, once the bytes are sent (live "import").
+      const work = followImport(store, ["dial_list", "dial-list"], { bar, label });
       try {
         const answer = await api.upload("/api/dial-list/import", form, {
           params: { list: listId || undefined, mode },
           onProgress: (fraction) => {
+            if (work.heard()) return;
             bar.value = String(fraction);
             if (fraction >= 1) {
               label.textContent = t("dial_list.processing");
-              bar.removeAttribute("value"); // indeterminate while the agent reads the file
+              bar.removeAttribute("value"); // indeterminate until the agent tells how far
             }
           },
         });
@@ -347,6 +372,8 @@ export default {
       } catch (err) {
         dialog.close();
         toast(i18n.errorText(err), "error");
+      } finally {
+        work.off();
       }
     }
 

@@ -1,5 +1,6 @@
 // Health (B15): the live link (state, since, last event, reconnects, re-authorisations),
-// REST latency and errors, the runtime, job runs, and the diagnostics bundle.
+// REST latency and errors, the runtime, job runs, and the diagnostics bundle. The jobs'
+// own page (views/jobs.js: Run now, the last runs, the team online) is a section of it.
 
 import { h, clear, loading } from "../dom.js";
 import { icon } from "../icons.js";
@@ -112,6 +113,9 @@ export default {
             ["health.job_next_run", i18n.dateTime(job.next_run_at)],
           ]),
         );
+      }
+      if (ctx.has("/api/jobs")) {
+        jobsCard.append(h("a", { href: "#/jobs", id: "health-jobs-link", class: "small" }, t("health.jobs_open")));
       }
       grid.append(jobsCard);
       body.append(grid);

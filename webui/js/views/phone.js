@@ -5,6 +5,7 @@
 import { h, clear, debounce, modal } from "../dom.js";
 import { icon } from "../icons.js";
 import { contactStats, contactBlocks } from "../stats.js";
+import { knownZone, tomorrowAt } from "../zones.js";
 
 const KEYS = [
   ["1", ""], ["2", "ABC"], ["3", "DEF"],
@@ -176,15 +177,36 @@ export default {
       dial(last);
     }
 
-    function dndMenu() {
+    // B12's "until tomorrow 09:00" is the team's 09:00 (team.time_zone), as in the tray,
+    // whatever zone this computer is set to.
+    let teamZone = null;
+    async function zone() {
+      if (teamZone) return teamZone;
+      try {
+        const settings = await api.get("/api/settings");
+        teamZone = knownZone(settings.team && settings.team.time_zone);
+      } catch (_) {
+        return Intl.DateTimeFormat().resolvedOptions().timeZone; // this once; asked again next time
+      }
+      return teamZone;
+    }
+    const offSettings = store.on("settings", () => {
+      teamZone = null;
+    });
+
+    async function dndMenu() {
       const status = store.status();
       if (status.dnd && status.dnd.on) {
         setDnd({ on: false });
         return;
       }
-      const tomorrow = new Date();
-      tomorrow.setDate(tomorrow.getDate() + 1);
-      tomorrow.setHours(9, 0, 0, 0);
+      dndButton.disabled = true;
+      let tomorrow;
+      try {
+        tomorrow = tomorrowAt(await zone());
+      } finally {
+        dndButton.disabled = false;
+      }
       const choices = [
         ["dnd.for_30m", { on: true, minutes: 30 }],
         ["dnd.for_1h", { on: true, minutes: 60 }],
@@ -517,6 +539,7 @@ export default {
 
     return () => {
       offStatus();
+      offSettings();
       clearInterval(tick);
     };
   },
