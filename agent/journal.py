@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from agent.storage.database import Storage
 
 WRITE_DELAY_S = 0.02
+# Journal rows of calls no agent saw live (J1 makes their events; B4 only fills rows).
+_NOT_SEEN_LIVE = frozenset((Source.IMPORT, Source.RECONCILED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +32,10 @@ class ImportedPage:
     """What :meth:`Journal.import_history` did with one page of history (J1)."""
 
     added: list[HistoryRecord]  # new rows, source "import"
-    again: list[HistoryRecord]  # imported by an earlier run: their events may be due
-    recorded: int  # calls an agent recorded (live or reconciled): not J1's
+    # Rows already there that no agent saw live: imported by an earlier run, or filled
+    # in by B4's reconciliation after a lost link. Their events may be due (J1).
+    again: list[HistoryRecord]
+    recorded: int  # calls an agent saw live: not J1's
 
 
 class Journal:
@@ -122,7 +126,9 @@ class Journal:
         lock is needed: an agent that records the call meanwhile keeps its row). A call
         imported by an earlier run (``source: import``) is returned in ``again``: a run
         that died before its events were made makes them when the page comes again (J1,
-        resumable).
+        resumable). So is one that B4 reconciled (``source: reconciled``): no agent saw
+        it live either, so whether J1 or the reconciliation stores it first, its event
+        follows the same rules (features.md J1 "calls that no agent recorded", B4).
         """
 
         # The rows are made here, on the loop, a page at a time: the storage worker then
@@ -145,7 +151,7 @@ class Journal:
                     source = sources.get(record.uuid)
                     if source is None:
                         added[record.uuid] = record
-                    elif source is Source.IMPORT:
+                    elif source in _NOT_SEEN_LIVE:
                         again[record.uuid] = record
                     else:
                         recorded.add(record.uuid)

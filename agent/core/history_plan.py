@@ -41,7 +41,8 @@ CALL_ID_MAX = 40
 class Skip(StrEnum):
     """Why a history record got no event (the counts a run reports)."""
 
-    RECORDED = "recorded"  # an agent recorded the call (live or reconciled): not imported
+    RECORDED = "recorded"  # an agent saw the call live: its own (B2's rules made its event)
+    UNREADABLE = "unreadable"  # the PBX's record could not be read (no valid uuid, no time…)
     SHORT = "short"  # talk not longer than G4 (unanswered calls too)
     INTERNAL = "internal"  # between two extensions: no client to hold an event for
     UNIMPORTANT = "unimportant"  # the operator declined to record it (A5)
@@ -112,12 +113,30 @@ def import_window(
 ) -> ImportWindow:
     """The window of the next run.
 
-    ``since`` (the CLI's ``--since``) wins; else an unfinished run is resumed; else
-    the run starts ``overlap`` before the last covered moment; the first run ever
-    looks back ``lookback`` (team.history_lookback_days).
+    An unfinished run is resumed; else the run starts ``overlap`` before the last
+    covered moment; the first run ever looks back ``lookback``
+    (team.history_lookback_days).
+
+    ``since`` (the CLI's ``--since``) runs to now from that time, and never from later
+    than the run it replaces would have started: a crashed run's rest, or the calls
+    after the checkpoint, are in its window too. The checkpoint then moves to now, so
+    whatever such a run left out would never be imported (issue 6, audit). An earlier
+    ``since`` imports more; a later one changes nothing.
     """
-    if since is not None:
-        return ImportWindow(min(since, now), now, now)
+    regular = _regular_window(checkpoint, now=now, lookback=lookback, overlap=overlap)
+    if since is None:
+        return regular
+    start = min(since, now)
+    if checkpoint.pending is None and checkpoint.covered_until is None:
+        return ImportWindow(start, now, now)  # nothing owed yet: --since is the start
+    return ImportWindow(
+        min(start, regular.time_from), max(now, regular.time_to), max(now, regular.until)
+    )
+
+
+def _regular_window(
+    checkpoint: Checkpoint, *, now: datetime, lookback: timedelta, overlap: timedelta
+) -> ImportWindow:
     if checkpoint.pending is not None:
         return checkpoint.pending
     if checkpoint.covered_until is not None:  # however long ago: "since the checkpoint"

@@ -17,13 +17,15 @@ counted (manual: «если код не указан, такой звонок п
 
 The query may use ``:since`` for the time of the last import, bound by
 :func:`bind_query` in the driver's own parameter style (pymssql and psycopg2
-``%(since)s``, sqlite3 ``:since``).
+``%(since)s``, sqlite3 ``:since``), a literal ``%`` doubled only for a driver that
+reads ``%%`` back as ``%`` (psycopg2, not pymssql).
 
 Pure: no database, no clock (architecture.md, rule 1).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +43,8 @@ DEFAULT_QUERY = (
     "WHERE called_at >= :since ORDER BY called_at"
 )
 CALL_ID_MAX = 40  # G5: an event's call id field holds 40 characters
+SHORT_REF = "robot:"  # + the robot's call id, when it fits in CALL_ID_MAX
+LONG_REF = "robot#"  # + 34 hex digits of the SHA-256 of a longer call id (136 bits)
 PARAMS = ("since",)
 _PARAM = re.compile(r"(?<![:\w]):(" + "|".join(PARAMS) + r")\b")
 
@@ -75,9 +79,19 @@ class RobotEventDraft:
 
     @property
     def ref(self) -> str:
-        """The event's call id (G5, ≤ 40 characters): ``robot:<call_id>``, written as
-        events compare call ids (lower case, no dashes: events.normalise_uuid)."""
-        return normalise_uuid(f"robot:{self.robot_call_id}")[:CALL_ID_MAX]
+        """The event's call id (G5, ≤ 40 characters), one per robot call id.
+
+        ``robot:<call_id>`` written as events compare call ids (lower case, no dashes:
+        events.normalise_uuid) when that fits; a longer id gets ``robot#`` and a hash
+        of it instead, since cutting it to 40 made two ids with a common prefix one
+        event (issue 6 audit). The short form is the one earlier versions wrote, so
+        reruns over those ids still find their events; ``#`` never starts a short one.
+        """
+        ref = normalise_uuid(f"{SHORT_REF}{self.robot_call_id}")
+        if len(ref) <= CALL_ID_MAX:
+            return ref
+        digest = hashlib.sha256(self.robot_call_id.encode("utf-8", "surrogatepass"))
+        return LONG_REF + digest.hexdigest()[: CALL_ID_MAX - len(LONG_REF)]
 
 
 @dataclass
@@ -104,12 +118,21 @@ class RobotPlan:
 
 
 def bind_query(
-    query: str, paramstyle: str, params: Mapping[str, Any]
+    query: str,
+    paramstyle: str,
+    params: Mapping[str, Any],
+    *,
+    percent_doubled: bool = True,
 ) -> tuple[str, Sequence[Any] | Mapping[str, Any] | None]:
     """The admin's query with ``:since`` written in the driver's style (PEP 249).
 
     Without a known parameter the query goes as written with no parameters, so a
     ``%`` in it needs no doubling. ``::`` (PostgreSQL casts) is left alone.
+
+    ``percent_doubled``: whether the driver reads ``%%`` as one ``%`` in the
+    ``pyformat``/``format`` styles. psycopg2 does; pymssql does not (its
+    ``_mssql.substitute_params`` replaces the placeholders and leaves every other
+    ``%`` as written), so for it a literal ``'50%'`` must go undoubled.
     """
     names = [m.group(1) for m in _PARAM.finditer(query)]
     if not names:
@@ -121,11 +144,11 @@ def bind_query(
         return query, {name: params[name] for name in names}
     if paramstyle == "qmark":
         return _PARAM.sub("?", query), [params[name] for name in names]
+    escaped = query.replace("%", "%%") if percent_doubled else query
     if paramstyle == "pyformat":
-        escaped = query.replace("%", "%%")
         return _PARAM.sub(lambda m: f"%({m.group(1)})s", escaped), dict(params)
     if paramstyle == "format":
-        return _PARAM.sub("%s", query.replace("%", "%%")), [params[name] for name in names]
+        return _PARAM.sub("%s", escaped), [params[name] for name in names]
     if paramstyle == "numeric":
         counter = iter(range(1, len(names) + 1))
         return _PARAM.sub(lambda m: f":{next(counter)}", query), [params[n] for n in names]

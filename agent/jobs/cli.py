@@ -37,7 +37,8 @@ def add_parsers(sub: Any, common: Common) -> None:
     history.add_argument(
         "--since",
         help="import from this ISO time (naive = UTC); default: the last checkpoint, "
-        "else the last team.history_lookback_days days",
+        "else the last team.history_lookback_days days. It reaches back, never skips: "
+        "calls after the checkpoint (or a stopped run's rest) are imported too",
     )
     robot = sub.add_parser("import-robot", help="J2 once, now: the robot's DTMF answers")
     common(robot)
@@ -213,9 +214,11 @@ async def _run_once(
 def _describe_history(counts: dict[str, Any]) -> str:
     done = counts.get("done")
     percent = f" ({float(done) * 100:.0f}%)" if isinstance(done, int | float) else ""
+    unreadable = counts.get("skipped_unreadable") or 0
+    bad = f", {unreadable} unreadable records skipped (see the log)" if unreadable else ""
     return (
         f"{counts.get('pages', 0)} pages, {counts.get('records', 0)} calls, "
-        f"{counts.get('imported', 0)} imported, {counts.get('events', 0)} events{percent}"
+        f"{counts.get('imported', 0)} imported, {counts.get('events', 0)} events{bad}{percent}"
     )
 
 

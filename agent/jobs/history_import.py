@@ -87,7 +87,7 @@ class HistoryImport:
         window = import_window(
             checkpoint, now=self.clock(), lookback=self.config.lookback, since=since
         )
-        resumed = since is None and checkpoint.pending is not None
+        resumed = checkpoint.pending is not None  # --since takes a crashed run's rest in too
         await self._save(Checkpoint(checkpoint.covered_until, window))
         counts: dict[str, Any] = {
             **empty_counts(),
@@ -102,6 +102,11 @@ class HistoryImport:
         async for batch in batches(self.source, window.time_from, window.time_to):
             records = [record for page in batch for record in page.records]
             counts["pages"] += len(batch)
+            # Unreadable records were skipped by the wire (and logged there): the rest
+            # of their page is stored and the checkpoint moves on past them.
+            unreadable = sum(page.rejected for page in batch)
+            counts["records"] += unreadable
+            counts[f"skipped_{Skip.UNREADABLE.value}"] += unreadable
             await self._store(records, counts)
             window = after_page(window, records)
             await self._save(Checkpoint(checkpoint.covered_until, window))

@@ -38,14 +38,32 @@ class HistorySource(Protocol):
 class HistoryPage:
     offset: int
     records: list[HistoryRecord]
+    # Records of this page the wire could not read (agent/phonet/wire.py: no valid
+    # uuid, no time…): skipped there, so the rest of the page is stored; counted here.
+    rejected: int = 0
+
+
+def rejected_so_far(source: object) -> int:
+    """How many records the client has rejected so far (``PhonetRest.stats``, which the
+    health page shows, B15); 0 for a source that does not count them.
+
+    The client logs the first bad record of each page with its reason and counts them
+    all; the pager reads that count around each page it asks for. A B4 reconciliation
+    paging the same client at that very moment would add its own (rare, and only a
+    figure in the run's record)."""
+    value = getattr(getattr(source, "stats", None), "rejected_records", 0)
+    return value if isinstance(value, int) else 0
 
 
 async def pages(
     source: HistorySource, time_from: datetime, time_to: datetime
 ) -> AsyncIterator[HistoryPage]:
     """The window's pages in order, one request at a time."""
+    before = rejected_so_far(source)
     async for offset, records in source.history_pages(KIND, time_from=time_from, time_to=time_to):
-        yield HistoryPage(offset, records)
+        after = rejected_so_far(source)
+        yield HistoryPage(offset, records, max(after - before, 0))
+        before = rejected_so_far(source)
 
 
 _END = object()

@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 
 LOGIN_TIMEOUT_S = 15
 QUERY_TIMEOUT_S = 300
+# Drivers whose pyformat substitution leaves ``%%`` as two characters: pymssql's
+# ``_mssql.substitute_params`` replaces only ``%(name)s`` and ``%s`` (checked against
+# pymssql 2.4). The others we meet (psycopg2, MySQLdb) read ``%%`` as ``%``.
+_PERCENT_AS_WRITTEN = frozenset({"pymssql", "_mssql"})
+
+
+def percent_doubled(connection: object) -> bool:
+    """Whether ``connection``'s driver wants a literal ``%`` doubled when the query has
+    parameters; decided by the module the connection's class comes from."""
+    root = type(connection).__module__.partition(".")[0]
+    return root not in _PERCENT_AS_WRITTEN
 
 
 @dataclass(frozen=True)
@@ -41,12 +52,18 @@ class RobotDatabase:
         positions and the rows. Driver errors become :class:`StorageError` without
         the password; a missing column is a :class:`ConfigError` naming it."""
         value: Any = since.strftime("%Y-%m-%d %H:%M:%S") if self.text_times else since
-        sql, params = bind_query(query, self.paramstyle, {"since": value})
+        bind_query(query, self.paramstyle, {"since": value})  # a bad query: before connecting
         try:
             connection = self.connect()
         except Exception as exc:
             raise StorageError(self._say("cannot connect to", exc)) from exc
         try:
+            sql, params = bind_query(
+                query,
+                self.paramstyle,
+                {"since": value},
+                percent_doubled=percent_doubled(connection),
+            )
             cursor = connection.cursor()
             if params is None:
                 cursor.execute(sql)

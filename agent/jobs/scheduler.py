@@ -13,6 +13,7 @@ this machine's keyring lacks (G6's robot password) is never taken here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ class JobState:
     manual: bool = False
     last: RunResult | None = None
     busy_with: Claim | None = None  # the other agent's lease, when it held the job
+    # While in flight, exactly one of these is set: this agent is asking for the lease
+    # (the answer comes in the future: the claim, or None when the database failed),
+    # or it runs the job under this claim. "Run now" answers from them (issue 6 audit).
+    asking: asyncio.Future[Claim | None] | None = None
+    running: Claim | None = None
 
 
 @dataclass
@@ -114,12 +120,25 @@ class JobScheduler:
             wanted = self._wants(state)
             if wanted is None or wanted > now:
                 continue
-            state.in_flight = True
             if state.manual:
                 state.manual = False
-                self.spawn(self._attempt(name, state, now, manual=True))
+                self._spawn_attempt(name, state, now, manual=True)
             elif state.due is not None:
-                self.spawn(self._attempt(name, state, state.due, manual=False))
+                self._spawn_attempt(name, state, state.due, manual=False)
+
+    def _spawn_attempt(self, name: str, state: JobState, period: datetime, *, manual: bool) -> None:
+        asking = self._ask(state)
+        task = self.spawn(self._attempt(name, state, asking, period, manual=manual))
+        if isinstance(task, asyncio.Future):
+            task.add_done_callback(lambda _: self._abandoned(state, asking))
+        else:  # the area has stopped: nothing runs
+            self._abandoned(state, asking)
+
+    def _abandoned(self, state: JobState, asking: asyncio.Future[Claim | None]) -> None:
+        """An attempt that never ran (cancelled before it started) answers nothing."""
+        if not asking.done():
+            self._answer(state, asking, None)
+            self._settled(state)
 
     # ------------------------------------------------------------ run now
 
@@ -139,40 +158,91 @@ class JobScheduler:
 
     async def run_now(self, name: str) -> Claim:
         """ "Run now" (window, tray): take the lease at once and run in the background.
-        Returns the claim; not granted when another agent runs the job now."""
+
+        The claim says what happened: granted, a run started (its id); busy, the job
+        runs now, on another agent or on this one (the holder and its host). When this
+        agent is itself asking for the lease at that moment (a period falling due), the
+        answer waits for that claim: the run it starts is the one asked for, and a
+        period another agent already ran does not stop a manual run.
+        """
         state = self.check_runnable(name)
-        if state.in_flight:
-            return Claim(Verdict.BUSY, self.clock(), holder=self.runner.identity.agent_id)
-        state.in_flight = True
+        while state.asking is not None or state.running is not None:
+            if state.running is not None:
+                return self._running_here(state.running)
+            assert state.asking is not None
+            answer = await asyncio.shield(state.asking)
+            if answer is not None and (answer.granted or answer.verdict is Verdict.BUSY):
+                return answer
+            # DONE (for a scheduled period only), or the database failed: ask ourselves.
+        asking = self._ask(state)
         try:
             claim = await self.runner.claim(
                 name, period=self.clock(), trigger="manual", manual=True
             )
         except BaseException:
-            state.in_flight = False
+            self._answer(state, asking, None)
+            self._settled(state)
             raise
+        self._answer(state, asking, claim)
         if not claim.granted:
-            state.in_flight = False
             state.busy_with = claim
+            self._settled(state)
             return claim
-        self.spawn(self._execute(name, state, claim))
+        if not isinstance(self.spawn(self._execute(name, state, claim)), asyncio.Future):
+            state.running = None  # the area has stopped: nothing runs
+            self._settled(state)
         return claim
+
+    def _running_here(self, claim: Claim) -> Claim:
+        """The answer while this agent runs the job: busy, here."""
+        identity = self.runner.identity
+        return Claim(
+            Verdict.BUSY, claim.period_at, holder=identity.agent_id, holder_host=identity.host
+        )
+
+    def _ask(self, state: JobState) -> asyncio.Future[Claim | None]:
+        """This agent asks for the job's lease now (on the loop, before any await)."""
+        state.in_flight = True
+        state.asking = asyncio.get_running_loop().create_future()
+        return state.asking
+
+    def _answer(
+        self, state: JobState, asking: asyncio.Future[Claim | None], claim: Claim | None
+    ) -> None:
+        """The lease's answer came: a granted claim is a run here from now on."""
+        if state.asking is asking:
+            state.asking = None
+        if claim is not None and claim.granted:
+            state.running = claim
+        if not asking.done():
+            asking.set_result(claim)
 
     # ------------------------------------------------------------ in the background
 
-    async def _attempt(self, name: str, state: JobState, period: datetime, *, manual: bool) -> None:
+    async def _attempt(
+        self,
+        name: str,
+        state: JobState,
+        asking: asyncio.Future[Claim | None],
+        period: datetime,
+        *,
+        manual: bool,
+    ) -> None:
         try:
             claim = await self.runner.claim(
                 name, period=period, trigger="manual" if manual else "schedule", manual=manual
             )
         except StorageError as exc:
             log.warning("job %s: cannot ask for the lease: %s", name, exc)
+            self._answer(state, asking, None)
             state.check_at = self.clock() + RETRY_AFTER
             self._settled(state)
             return
         except BaseException:
+            self._answer(state, asking, None)
             self._settled(state)
             raise
+        self._answer(state, asking, claim)
         if claim.granted:
             await self._execute(name, state, claim)
             return
@@ -190,10 +260,12 @@ class JobScheduler:
     async def _execute(self, name: str, state: JobState, claim: Claim) -> None:
         try:
             state.busy_with = None
+            state.running = claim
             state.last = await self.runner.execute(name, claim, state.body())
         except StorageError as exc:
             log.warning("job %s: the run could not be recorded: %s", name, exc)
         finally:
+            state.running = None
             if claim.period_at >= (state.due or claim.period_at):
                 self._advance(state, claim.period_at)
             self._settled(state)

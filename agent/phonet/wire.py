@@ -20,6 +20,12 @@ Decisions where phonet-api.md is silent (also in ``docs/architecture/pbx-client.
 - A frame without any usable time is rejected: the wire has no clock.
 - History and active-call records with lgDirection 32/64 (pauses) are skipped
   silently: they are not calls, and not errors either.
+- A history record becomes a journal row as it is, so it is checked here for what the
+  journal cannot hold (a bad record must not fail the page it came in; J1, B4): the
+  uuid must be 32 hex characters once dashes are removed (phonet-api.md §2.3, §8;
+  contracts.md §3), ``duration``/``billSecs`` at most :data:`MAX_CALL_S`, the
+  disposition a 32-bit number; NUL characters and lone surrogates (which JSON can
+  carry, and neither database stores) are dropped from its text fields.
 """
 
 from __future__ import annotations
@@ -54,6 +60,13 @@ _DIAL: Final = "call.dial"
 _BRIDGE: Final = "call.bridge"
 _HANGUP: Final = "call.hangup"
 _ERROR: Final = "error"
+
+# contracts.md §3: one call id, 32 lower-case hex once normalised (the journal's key).
+_UUID32: Final = re.compile(r"[0-9a-f]{32}")
+# No call lasts a month; a longer duration is garbage, and would not fit the journal's
+# 32-bit columns (PostgreSQL ``integer``) or the dial time it is subtracted from.
+MAX_CALL_S: Final = 31 * 24 * 3600
+_INT32: Final = 2**31
 
 # phonet-api.md §4.3: "value < 1e12 means seconds, otherwise milliseconds".
 _MS_THRESHOLD: Final = 1e12
@@ -220,9 +233,14 @@ def _direction(obj: Mapping[str, object]) -> int | None:
 
 def _call_info(obj: Mapping[str, object], own_ext: str) -> CallInfo | str:
     """The :class:`CallInfo` of a live frame or an active-call record, or why not."""
-    uuid = _uuid(obj.get("uuid"))
-    if uuid is None:
+    raw_uuid = _text(obj.get("uuid"))
+    if raw_uuid is None:
         return "no uuid"
+    uuid = normalise_uuid(raw_uuid)
+    if not _UUID32.fullmatch(uuid):
+        # The journal keys calls by it: refused here, alone, rather than failing the
+        # journal's write batch with the other calls in it (never lose a call).
+        return f"uuid {raw_uuid[:40]!r} is not 32 hex characters (dashed or not)"
     lg = _direction(obj)
     direction = _DIRECTIONS.get(lg) if lg is not None else None
     if direction is None:
@@ -240,9 +258,10 @@ def _call_info(obj: Mapping[str, object], own_ext: str) -> CallInfo | str:
     else:
         ext = leg_ext or own_ext
         other = _first_other_leg(obj.get("otherLegs"))
-        number = _text(other.get("num")) or ""
-        name = _name(other.get("name"), number)
-        company = _text(other.get("companyName"))
+        # NUL and lone surrogates: PostgreSQL and the drivers refuse them (as history).
+        number = _clean(_text(other.get("num"))) or ""
+        name = _clean(_name(other.get("name"), number))
+        company = _clean(_text(other.get("companyName")))
         outgoing = direction is Direction.OUT
     return CallInfo(
         uuid=uuid,
@@ -254,9 +273,15 @@ def _call_info(obj: Mapping[str, object], own_ext: str) -> CallInfo | str:
         answer_at=answer_at,
         name=name,
         company=company,
-        parent_uuid=_uuid(obj.get("parentUuid")),  # the key may be missing (§2.3)
-        trunk=_text(obj.get("trunkNum")) or _text(obj.get("trunkName")),  # null trunks (§3.1)
+        parent_uuid=_parent_uuid(obj.get("parentUuid")),  # the key may be missing (§2.3)
+        trunk=_clean(_text(obj.get("trunkNum")) or _text(obj.get("trunkName"))),  # null (§3.1)
     )
+
+
+def _parent_uuid(value: object) -> str | None:
+    """A parent uuid that is not one is dropped: it only links transfers."""
+    uuid = _uuid(value)
+    return uuid if uuid is not None and _UUID32.fullmatch(uuid) else None
 
 
 def _internal_parties(leg: str | None, leg2: str | None, own_ext: str) -> tuple[str, str, bool]:
@@ -370,28 +395,48 @@ def parse_active_calls(
 
 
 def _history_record(obj: Mapping[str, object]) -> HistoryRecord | str | None:
-    uuid = _uuid(obj.get("uuid"))
-    if uuid is None:
-        return "no uuid"
     lg = _direction(obj)
     if lg in (PAUSE_ON, PAUSE_OFF):
         return None
+    raw_uuid = _text(obj.get("uuid"))
+    if raw_uuid is None:
+        return "no uuid"
+    uuid = normalise_uuid(raw_uuid)
+    if not _UUID32.fullmatch(uuid):
+        return f"uuid {raw_uuid[:40]!r} is not 32 hex characters (dashed or not)"
     direction = _DIRECTIONS.get(lg) if lg is not None else None
     if direction is None:
         return f"unknown lgDirection {obj.get('lgDirection')!r}"
     end_at = _time(obj.get("endAt"))
     if end_at is None:
-        return "no endAt"
+        return "no endAt" if obj.get("endAt") in (None, "", 0) else "endAt is not a time"
     duration = _int(obj.get("duration"))
     talk = _int(obj.get("billSecs"))
     duration = 0 if obj.get("duration") is None else duration
     talk = 0 if obj.get("billSecs") is None else talk  # null on unanswered calls, tolerated
     if duration is None or talk is None or duration < 0 or talk < 0:
         return "duration or billSecs is not a whole number of seconds"
+    if duration > MAX_CALL_S or talk > MAX_CALL_S:
+        return f"duration or billSecs is longer than {MAX_CALL_S} s"
     disposition = _int(obj.get("disposition"))
     if disposition is None:
         return "no disposition"
+    if not -_INT32 <= disposition < _INT32:
+        return "disposition is out of range"
     number = _text(obj.get("otherLegNum"))
+    texts: tuple[str | None, ...] = (
+        _leg_ext(obj.get("leg")),
+        _leg_ext(obj.get("leg2")),
+        number,
+        _name(obj.get("otherLegName"), number),
+        _uuid(obj.get("parentUuid")),
+        _text(obj.get("audioRecUrl")),
+        _text(obj.get("trunk")),
+        _text(obj.get("transferHistory")),
+    )
+    if not _storable(texts):  # rare: checked at once, cleaned one by one
+        texts = tuple(_clean(text) for text in texts)
+    ext, ext2, number, name, parent_uuid, audio_url, trunk, transfer_history = texts
     return HistoryRecord(
         uuid=uuid,
         direction=direction,
@@ -399,15 +444,38 @@ def _history_record(obj: Mapping[str, object]) -> HistoryRecord | str | None:
         duration_s=duration,
         talk_s=talk,
         disposition=disposition,
-        ext=_leg_ext(obj.get("leg")),
-        ext2=_leg_ext(obj.get("leg2")),
+        ext=ext,
+        ext2=ext2,
         number=number,
-        name=_name(obj.get("otherLegName"), number),
-        parent_uuid=_uuid(obj.get("parentUuid")),
-        audio_url=_text(obj.get("audioRecUrl")),
-        trunk=_text(obj.get("trunk")),
-        transfer_history=_text(obj.get("transferHistory")),
+        name=name,
+        parent_uuid=parent_uuid,
+        audio_url=audio_url,
+        trunk=trunk,
+        transfer_history=transfer_history,
     )
+
+
+def _storable(texts: tuple[str | None, ...]) -> bool:
+    """Whether both databases store these texts as they are: no NUL (PostgreSQL refuses
+    it) and no lone surrogate (it has no UTF-8, and both drivers refuse it)."""
+    probe = "".join(text for text in texts if text)
+    if "\x00" in probe:
+        return False
+    if probe.isascii():
+        return True
+    try:
+        probe.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(text: str | None) -> str | None:
+    """``text`` without NUL characters, and with ``?`` for lone surrogates."""
+    if text is None:
+        return None
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
+    return text or None
 
 
 def parse_history(payload: object) -> tuple[list[HistoryRecord], list[FrameRejected]]:

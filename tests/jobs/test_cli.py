@@ -65,6 +65,33 @@ def test_import_history_prints_progress_and_counts_and_a_rerun_adds_nothing(
     assert [(r.trigger, r.state) for r in runs] == [("cli", "ok"), ("cli", "ok")]
 
 
+def test_a_malformed_history_record_is_counted_and_the_next_run_goes_past_it(
+    simulator: SimulatorInfo, sim: SimControl, tmp_path: Path
+) -> None:
+    # The audit's probe: one record with a uuid that is no call id used to fail every
+    # run at its page, for good.
+    now = datetime.now(UTC)
+    bad = {**raw_record(500, end_at=now - timedelta(minutes=60, seconds=30)), "uuid": "call-42"}
+    sim.add_history(
+        [*(raw_record(i, end_at=now - timedelta(minutes=i)) for i in range(1, 121)), bad]
+    )
+
+    first = run_cli("import-history", *pbx_args(simulator, tmp_path), info=simulator)
+    again = run_cli("import-history", *pbx_args(simulator, tmp_path), info=simulator)
+
+    assert first.returncode == 0, first.stderr
+    assert "1 unreadable records skipped (see the log)" in first.stdout
+    assert (
+        counts_line(first.stdout)["imported"],
+        counts_line(first.stdout)["skipped_unreadable"],
+    ) == (
+        "120",
+        "1",
+    )
+    assert again.returncode == 0, again.stderr
+    assert counts_line(again.stdout)["skipped_unreadable"] == "0"  # the checkpoint moved on
+
+
 def test_since_reaches_back_past_the_look_back_and_naive_means_utc(
     simulator: SimulatorInfo, sim: SimControl, tmp_path: Path
 ) -> None:

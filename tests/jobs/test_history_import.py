@@ -14,6 +14,7 @@ from agent.core.call_events import EventDraft, EventSource
 from agent.core.events import Direction
 from agent.core.journal import JournalEntry, Source
 from agent.jobs.history_import import HistoryImport, HistoryImportConfig
+from agent.jobs.history_sync import fetch_window
 from agent.journal import Journal
 from agent.phonet.rest import PhonetRest
 from agent.simulator import SimControl, SimulatorInfo
@@ -100,6 +101,57 @@ async def test_every_call_no_agent_recorded_goes_into_the_journal_under_its_own_
     assert (rows[uuid_of(4)].operator_ext, rows[uuid_of(4)].talk_s) == ("", 0)
     assert counts["imported"] == 3
     assert counts["skipped_recorded"] == 1
+
+
+async def test_a_malformed_record_is_skipped_and_counted_and_the_rest_imported_j1(
+    storage: Storage, rest: PhonetRest, sim: SimControl, area: Area
+) -> None:
+    good = [raw_record(i, end_at=minutes_ago(i)) for i in range(1, 121)]  # three pages
+    bad_uuid = {**raw_record(500, end_at=minutes_ago(60.5)), "uuid": "call-42"}
+    no_disposition = {**raw_record(501, end_at=minutes_ago(30.5)), "disposition": None}
+    endless = {**raw_record(502, end_at=minutes_ago(90.5)), "duration": 10**12}
+    nul_name = {**raw_record(503, end_at=minutes_ago(10.5)), "otherLegName": "Acme\u0000"}
+    sim.add_history([*good, bad_uuid, no_disposition, endless, nul_name])
+    job = make_import(storage, rest, area)
+
+    counts = await job.run()
+
+    assert (counts["imported"], counts["skipped_unreadable"], counts["records"]) == (121, 3, 124)
+    assert counts["events"] == 121
+    assert (await journal_rows(storage))[uuid_of(503)].contact_name == "Acme"
+    checkpoint = await job.load_checkpoint()
+    assert (checkpoint.covered_until, checkpoint.pending) == (NOW, None)  # it moved on
+    later = await make_import(storage, rest, area, now=NOW + timedelta(minutes=5)).run()
+    assert (later["imported"], later["skipped_unreadable"]) == (0, 0)  # past them for good
+
+
+async def test_a_call_reconciled_after_a_lost_link_gets_its_event_like_an_imported_one_j1_b4(
+    storage: Storage, rest: PhonetRest, sim: SimControl, area: Area
+) -> None:
+    # B4 stored these while the link was down (source "reconciled"); no agent saw them
+    # live. Whether B4 or J1 reaches a call first, J1's event rules decide its event.
+    sim.add_history(
+        [
+            raw_record(1, end_at=minutes_ago(9), talk_s=30),
+            raw_record(2, end_at=minutes_ago(8), talk_s=5),
+            raw_record(3, end_at=minutes_ago(7), talk_s=40),
+        ]
+    )
+    journal = Journal(storage, own_ext="001", completed_talk_s=10)
+    gap = await fetch_window(rest, minutes_ago(20), NOW)
+    await journal.store_history(tuple(gap), Source.RECONCILED)
+    await storage.run(area.events.repo.mark_unimportant, uuid_of(3), "001", NOW)
+    before = await journal_rows(storage)
+
+    counts = await make_import(storage, rest, area).run()
+    again = await make_import(storage, rest, area, now=NOW + timedelta(minutes=5)).run()
+
+    assert await event_calls(area) == [uuid_of(1)]
+    assert (counts["imported"], counts["events"], counts["skipped_recorded"]) == (0, 1, 0)
+    assert (counts["skipped_short"], counts["skipped_unimportant"]) == (1, 1)
+    assert await journal_rows(storage) == before  # rows stay B4's: not duplicated, not redone
+    assert {row.source for row in before.values()} == {Source.RECONCILED}
+    assert (again["events"], again["skipped_has_event"]) == (0, 1)
 
 
 # ------------------------------------------------------------------ events, rule by rule
@@ -228,6 +280,32 @@ async def test_a_crash_mid_import_resumes_where_it_stopped_and_loses_nothing(
     assert resumed["pages"] <= 10 - done_at_crash["pages"] + 1
     assert await storage.run(storage.journal.count) == 500
     assert await event_calls(area) == sorted(uuid_of(i) for i in range(1, 501))
+
+
+async def test_since_after_a_crash_still_imports_the_crashed_runs_rest(
+    storage: Storage, rest: PhonetRest, sim: SimControl, area: Area
+) -> None:
+    sim.add_history([raw_record(i, end_at=minutes_ago(i)) for i in range(1, 501)])  # 10 pages
+    task: asyncio.Task[Any] | None = None
+
+    def crash_after_the_first_batch(counts: dict[str, Any]) -> None:
+        if task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(
+        make_import(storage, rest, area).run(progress=crash_after_the_first_batch)
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await storage.run(storage.journal.count) < 500
+
+    forced = await make_import(storage, rest, area).run(since=minutes_ago(10))
+
+    assert forced["resumed"] is True
+    assert await storage.run(storage.journal.count) == 500
+    assert len(await event_calls(area)) == 500
+    checkpoint = await make_import(storage, rest, area).load_checkpoint()
+    assert (checkpoint.covered_until, checkpoint.pending) == (NOW, None)
 
 
 class FailingEvents:

@@ -69,10 +69,30 @@ def test_an_unfinished_run_is_resumed_where_it_stopped() -> None:
     assert import_window(Checkpoint(None, pending), now=NOW, lookback=WEEK) == pending
 
 
-def test_since_wins_over_the_checkpoint() -> None:
+def test_since_earlier_than_the_checkpoint_imports_from_since() -> None:
     since = NOW - timedelta(days=30)
     pending = ImportWindow(NOW - WEEK, NOW - timedelta(days=2), NOW)
     window = import_window(Checkpoint(NOW, pending), now=NOW, lookback=WEEK, since=since)
+    assert window == ImportWindow(since, NOW, NOW)
+
+
+def test_since_later_than_a_stopped_runs_rest_still_takes_that_rest_in() -> None:
+    pending = ImportWindow(NOW - WEEK, NOW - timedelta(days=2), NOW - timedelta(hours=1))
+    since = NOW - timedelta(days=1)
+    window = import_window(Checkpoint(None, pending), now=NOW, lookback=WEEK, since=since)
+    assert window == ImportWindow(NOW - WEEK, NOW, NOW)
+
+
+def test_since_later_than_the_checkpoint_still_imports_from_the_checkpoint() -> None:
+    covered = NOW - timedelta(days=3)
+    since = NOW - timedelta(hours=1)
+    window = import_window(Checkpoint(covered), now=NOW, lookback=WEEK, since=since)
+    assert window == ImportWindow(covered - OVERLAP, NOW, NOW)
+
+
+def test_since_on_the_first_run_ever_is_where_it_starts() -> None:
+    since = NOW - timedelta(days=1)
+    window = import_window(Checkpoint(), now=NOW, lookback=WEEK, since=since)
     assert window == ImportWindow(since, NOW, NOW)
 
 

@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.core.errors import PbxUnreachable
+from agent.core.journal import Source
 from agent.jobs.history_sync import batches, fetch_window
+from agent.journal import Journal
 from agent.phonet.rest import PhonetRest
 from agent.simulator import SimControl, SimulatorInfo
+from agent.storage.database import Storage
 from tests.jobs.support import raw_record
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -80,3 +83,40 @@ async def test_fetch_window_returns_every_record_of_the_window(
     sim.add_history([raw_record(999, end_at=NOW - timedelta(days=3))])
     records = await fetch_window(rest, *WINDOW)
     assert len(records) == 60
+
+
+async def test_b4_reconciles_a_gap_holding_a_malformed_record_and_counts_it(
+    rest: PhonetRest, sim: SimControl, storage: Storage
+) -> None:
+    # B4's gap and J1 page the same way: one unreadable record is skipped where it is
+    # read, and the gap's other calls are stored (the audit saw the merge fail whole).
+    bad = {**raw_record(999, end_at=NOW - timedelta(minutes=30)), "uuid": "not-a-call-id"}
+    sim.add_history(
+        [*(raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 61)), bad]
+    )
+    journal = Journal(storage, own_ext="001", completed_talk_s=10)
+    rejected_before = rest.stats.rejected_records
+
+    gap = await fetch_window(rest, *WINDOW)
+    changed = await journal.store_history(tuple(gap), Source.RECONCILED)
+
+    assert changed == 60
+    assert await storage.run(storage.journal.count) == 60
+    assert rest.stats.rejected_records - rejected_before == 1  # on the health page (B15)
+
+
+async def test_each_page_says_how_many_of_its_records_could_not_be_read(
+    rest: PhonetRest, sim: SimControl
+) -> None:
+    records = [raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 101)]
+    records[10]["uuid"] = "x"  # page 1
+    records[71]["disposition"] = None  # page 2
+    sim.add_history(records)
+
+    got = [page for batch in [b async for b in batches(rest, *WINDOW)] for page in batch]
+
+    assert [(page.offset, len(page.records), page.rejected) for page in got] == [
+        (0, 49, 1),
+        (50, 49, 1),
+        (100, 0, 0),  # a full last page: one more request finds the end
+    ]

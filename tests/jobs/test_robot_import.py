@@ -11,11 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg2
+import pymssql
 import pytest
+from pymssql import _mssql
 
 from agent.core.errors import ConfigError, StorageError
+from agent.core.robot_plan import bind_query
 from agent.jobs.robot_import import RobotImport, RobotImportConfig
-from agent.jobs.robot_source import RobotDatabase, database_from_url
+from agent.jobs.robot_source import RobotDatabase, database_from_url, percent_doubled
 from agent.storage.database import Storage
 from agent.storage.jobs_repository import JobsRepository
 from tests.fixtures.postgres import PgServer
@@ -37,7 +40,7 @@ class RobotTable:
         self.url = url
         self.database = database_from_url(url)
         self._execute(
-            "CREATE TABLE robot_results (call_id BIGINT, phone TEXT, dtmf TEXT, "
+            "CREATE TABLE robot_results (call_id TEXT, phone TEXT, dtmf TEXT, "
             f"called_at {'TEXT' if url.startswith('sqlite') else 'TIMESTAMP'}, note TEXT)"
         )
 
@@ -53,11 +56,11 @@ class RobotTable:
         finally:
             connection.close()
 
-    def add(self, *rows: tuple[int, str, str, datetime]) -> None:
+    def add(self, *rows: tuple[int | str, str, str, datetime]) -> None:
         """Rows of (call id, phone, DTMF, Kyiv wall-clock time), as the robot writes them."""
         mark = "?" if self.url.startswith("sqlite") else "%s"
         values = [
-            (cid, phone, dtmf, at.strftime("%Y-%m-%d %H:%M:%S") if mark == "?" else at, "")
+            (str(cid), phone, dtmf, at.strftime("%Y-%m-%d %H:%M:%S") if mark == "?" else at, "")
             for cid, phone, dtmf, at in rows
         ]
         self._execute(f"INSERT INTO robot_results VALUES ({', '.join([mark] * 5)})", values)
@@ -212,3 +215,67 @@ async def test_without_a_dtmf_table_the_run_says_what_is_missing(
 ) -> None:
     with pytest.raises(ConfigError, match="DTMF table"):
         await make_import(storage, robot.database, area, table={}).run()
+
+
+async def test_robot_call_ids_sharing_a_long_prefix_each_get_their_event(
+    storage: Storage, robot: RobotTable, area: Area
+) -> None:
+    prefix = "SPROBOT-CAMPAIGN-2025-03-03-" + "0" * 20
+    robot.add(
+        (prefix + "-1", "0671111111", "1", kyiv_wall(0.5)),
+        (prefix + "-2", "0672222222", "1", kyiv_wall(0.4)),
+        ("42", "0673333333", "2", kyiv_wall(0.3)),
+    )
+
+    counts = await make_import(storage, robot.database, area).run()
+    again = await make_import(storage, robot.database, area, now=NOW + timedelta(minutes=5)).run()
+
+    assert (counts["planned"], counts["events"]) == (3, 3)
+    events = (await area.events.page(limit=50))[0]
+    assert sorted(e.number or "" for e in events) == [
+        "+380671111111",
+        "+380672222222",
+        "+380673333333",
+    ]
+    assert "robot:42" in {e.call_uuid for e in events}  # a short id keeps its old form
+    assert all(len(e.call_uuid or "") <= 40 for e in events)
+    assert (again["events"], again["skipped_repeated"]) == (0, 3)
+
+
+async def test_a_query_with_a_literal_percent_and_since_runs_on_each_driver(
+    storage: Storage, robot: RobotTable, area: Area
+) -> None:
+    robot.add(
+        (1, "0671111111", "1", kyiv_wall(5)),
+        (2, "0675555555", "1", kyiv_wall(4)),  # left out by the LIKE '%555%'
+    )
+    query = (
+        "SELECT call_id, phone, dtmf, called_at FROM robot_results "
+        "WHERE phone NOT LIKE '%555%' AND called_at >= :since ORDER BY called_at"
+    )
+
+    counts = await make_import(storage, robot.database, area, query=query).run()
+
+    assert (counts["rows"], counts["events"]) == (1, 1)
+
+
+def test_ms_sql_gets_a_literal_percent_as_written_beside_the_since_parameter() -> None:
+    # No MS SQL server runs here: this is pymssql's own substitution, which pymssql
+    # runs before it sends the text (it reads %(since)s, and leaves %% as two
+    # characters: a doubled '50%%' would compare with another string).
+    query = "SELECT call_id, phone, dtmf, called_at FROM r WHERE note = '50%' AND at >= :since"
+    connection = pymssql.Connection.__new__(pymssql.Connection)  # its class is what counts
+
+    sql, params = bind_query(
+        query,
+        "pyformat",
+        {"since": datetime(2025, 3, 3, 9, 30)},
+        percent_doubled=percent_doubled(connection),
+    )
+    assert isinstance(params, dict)
+    sent = _mssql.substitute_params(sql, params)
+
+    assert sent == (
+        b"SELECT call_id, phone, dtmf, called_at FROM r WHERE note = '50%' "
+        b"AND at >= '2025-03-03 09:30:00.000'"
+    )

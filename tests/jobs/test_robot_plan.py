@@ -46,6 +46,16 @@ def test_since_is_written_in_the_drivers_parameter_style(
     assert bind_query(query, style, {"since": SINCE}) == (sql, params)
 
 
+def test_a_literal_percent_is_kept_as_written_for_a_driver_that_does_not_collapse_doubles() -> None:
+    # pymssql's substitute_params replaces the placeholders only: '%%' would reach
+    # MS SQL as two characters (docs: robot-import.md).
+    query = "SELECT call_id FROM t WHERE note = '50%' AND at >= :since"
+    assert bind_query(query, "pyformat", {"since": SINCE}, percent_doubled=False) == (
+        "SELECT call_id FROM t WHERE note = '50%' AND at >= %(since)s",
+        {"since": SINCE},
+    )
+
+
 def test_a_query_without_parameters_goes_as_written() -> None:
     query = "SELECT call_id FROM t WHERE note LIKE '50%' AND at::date > now()::date"
     assert bind_query(query, "pyformat", {"since": SINCE}) == (query, None)
@@ -117,9 +127,25 @@ def test_a_row_whose_phone_is_not_a_number_is_invalid() -> None:
     assert plan.counts()["invalid"] == 1
 
 
-def test_the_events_call_id_is_robot_and_the_id_within_forty_characters() -> None:
-    plan = plan_robot([row("ABCD-" + "9" * 50)], **_args())
-    assert plan.events[0].ref == ("robot:abcd" + "9" * 50)[:40]
+def test_a_short_robot_call_id_is_the_events_call_id_as_earlier_versions_wrote_it() -> None:
+    # Reruns over calls imported before must find their events: the short form stays.
+    plan = plan_robot([row("ABCD-1234"), row("x" * 34)], **_args())
+    assert [e.ref for e in plan.events] == ["robot:abcd1234", "robot:" + "x" * 34]
+
+
+def test_long_robot_call_ids_sharing_a_prefix_get_distinct_call_ids_of_forty_characters() -> None:
+    first, second = "CALL-" + "9" * 40 + "-1", "CALL-" + "9" * 40 + "-2"
+    plan = plan_robot([row(first), row(second)], **_args())
+    refs = [e.ref for e in plan.events]
+    assert refs[0] != refs[1]
+    assert all(len(ref) == 40 and ref.startswith("robot#") for ref in refs)
+    assert plan_robot([row(first)], **_args()).events[0].ref == refs[0]  # stable across runs
+
+
+def test_a_hashed_call_id_never_equals_a_short_one() -> None:
+    long_ref = plan_robot([row("z" * 35)], **_args()).events[0].ref
+    short_ref = plan_robot([row(long_ref[6:])], **_args()).events[0].ref
+    assert long_ref != short_ref
 
 
 def test_the_next_since_is_the_newest_call_seen() -> None:

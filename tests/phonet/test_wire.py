@@ -258,6 +258,23 @@ def test_a_missing_parent_uuid_key_is_fine_and_a_dashed_one_is_normalised() -> N
     assert dashed.parent_uuid == "d267486fa53945ddc5f5e735a5870b80"
 
 
+@pytest.mark.parametrize("uuid", ["not-a-uuid", "47a96889", "z" * 32, "47a96889" * 5])
+def test_a_live_frame_whose_uuid_the_journal_cannot_key_is_rejected_alone(uuid: str) -> None:
+    """Refused where it is read, so the journal's write batch keeps the other calls."""
+    assert "32 hex" in rejected(frame(uuid=uuid)).reason
+
+
+def test_a_malformed_parent_uuid_is_dropped_and_the_call_kept() -> None:
+    assert call_of(frame(parentUuid="garbage")).parent_uuid is None
+
+
+def test_nul_characters_never_reach_the_journal_from_a_live_frame() -> None:
+    other = {"num": "+380442249895\x00", "name": "Іван\x00", "companyName": "ТОВ\x00 Ромашка"}
+    call = call_of(frame(otherLegs=[other]))
+    assert call.number == "+380442249895"
+    assert call.name == "Іван" and call.company == "ТОВ Ромашка"
+
+
 def test_uuids_are_normalised() -> None:
     call = call_of(frame(uuid=" 47A96889-3984-475B-8C20-E29DEC144CE3 "))
     assert call.uuid == "47a968893984475b8c20e29dec144ce3"
@@ -416,6 +433,54 @@ def test_bad_history_records_are_skipped_and_reported_and_the_rest_kept() -> Non
         "duration or billSecs is not a whole number of seconds",
         "unknown lgDirection 3",
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"uuid": "call-42"}, "uuid 'call-42' is not 32 hex characters (dashed or not)"),
+        ({"uuid": "47a96889398447" + "5b8c20e29dec144ce3aa"}, "is not 32 hex characters"),
+        ({"uuid": "47a968893984475b8c20e29dec144cez"}, "is not 32 hex characters"),
+        ({"endAt": "yesterday"}, "endAt is not a time"),
+        ({"endAt": 10**30}, "endAt is not a time"),
+        ({"duration": 10**12}, "duration or billSecs is longer than 2678400 s"),
+        ({"billSecs": 2**31}, "duration or billSecs is longer than 2678400 s"),
+        ({"disposition": 2**40}, "disposition is out of range"),
+    ],
+)
+def test_a_history_record_the_journal_cannot_hold_is_rejected_with_its_reason_j1_b4(
+    change: dict[str, object], reason: str
+) -> None:
+    # A record that would fail the journal's write (bad key, times out of range, a
+    # number too big for PostgreSQL's integer) is stopped here, alone: the page's
+    # other records go on (issue 6 audit: one bad uuid stalled the import for good).
+    records, bad = parse_history([{**HISTORY_OUTGOING, **change}, json.loads(HISTORY_INTERNAL)])
+    assert [r.direction for r in records] == [Direction.INTERNAL]
+    assert len(bad) == 1 and reason in bad[0].reason
+
+
+def test_a_dashed_or_upper_case_history_uuid_is_one_call_id() -> None:
+    (record,), bad = parse_history(
+        [{**HISTORY_OUTGOING, "uuid": "F457486F-A539-45DD-C5F5-E735A5870B92"}]
+    )
+    assert bad == [] and record.uuid == "f457486fa53945ddc5f5e735a5870b92"
+
+
+def test_history_text_loses_the_characters_no_database_stores() -> None:
+    record = {
+        **HISTORY_OUTGOING,
+        "otherLegName": "Acme\u0000 Ltd",
+        "transferHistory": "\ud800003 > 001",
+        "trunk": "\u0000",
+    }
+    (parsed,), bad = parse_history(json.loads(json.dumps([record])))  # as JSON carries them
+    assert bad == []
+    assert parsed.name == "Acme Ltd"
+    assert parsed.transfer_history == "?003 > 001"
+    assert parsed.trunk is None
+    for text in (parsed.name, parsed.transfer_history):
+        assert text is not None
+        text.encode("utf-8")  # no lone surrogate left
 
 
 def test_history_tolerates_empty_extensions_and_numbers_as_strings() -> None:
