@@ -22,19 +22,24 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from agent.contacts.service import ContactService, NotFound, Publish, SettingsSource
 from agent.contacts.shapes import event_json
 from agent.core.call_events import (
+    MAX_NUMBER,
     Event,
     EventAction,
     EventChanges,
     EventDraft,
+    EventSource,
     EventState,
     apply_changes,
     draft_on_answer,
 )
+from agent.core.contacts import normalise_phone
+from agent.core.errors import InvalidInput
 from agent.core.events import Direction, normalise_uuid
 from agent.core.popups import Popup, PopupKind
 from agent.storage.events_repo import EventsRepository
@@ -199,12 +204,26 @@ class EventService:
     # ------------------------------------------------------------ for the API and the jobs
 
     async def create_event(self, draft: EventDraft) -> Event:
-        """One event (the window, J2's robot answers); listeners hear it."""
+        """One event (the window, J2's robot answers); listeners hear it. The number of
+        an event made by hand must be a phone number, and is kept in E.164 like the
+        contacts' (an extension keeps its digits), so the dial list can call it (M6)."""
+        if draft.source is EventSource.MANUAL and draft.number is not None:
+            draft = replace(draft, number=self._number_of(draft.number))
         if draft.contact_id is not None:
             await self.contacts.get(draft.contact_id)
         event = await self.storage.run(self.repo.insert, draft, self.contacts.clock())
         self._fire(event)
         return event
+
+    def _number_of(self, raw: str) -> str:
+        number = normalise_phone(raw, self.contacts.region)
+        if number is None or len(number) > MAX_NUMBER:
+            raise InvalidInput(
+                f"not a phone number: {raw.strip()[:40]!r}",
+                field="number",
+                message_key="number.invalid",
+            )
+        return number
 
     async def create_events(self, drafts: Sequence[EventDraft]) -> list[int]:
         """Many events in one transaction (J1 history import); no listener per event,

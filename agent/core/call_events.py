@@ -57,12 +57,18 @@ class EventStateError(InvalidInput):
     message_key = "event.bad_state"
 
 
+_DONE: Final = {
+    EventAction.SAVE: "saved",
+    EventAction.EDIT: "edited",
+    EventAction.DECLINE: "declined",
+}
+
+
 def next_state(state: EventState, action: EventAction) -> EventState:
     try:
         return TRANSITIONS[(state, action)]
     except KeyError:
-        verb = "declined" if action is EventAction.DECLINE else f"{action}d"
-        raise EventStateError(f"a {state} event cannot be {verb}", field="state") from None
+        raise EventStateError(f"a {state} event cannot be {_DONE[action]}", field="state") from None
 
 
 DEFAULT_KIND: Final = "call"
@@ -150,6 +156,28 @@ def planned_from(value: Any, at: datetime) -> datetime | None:
             field="planned_at",
         ) from exc
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+# A fixed moment to read relative defaults against: only whether they read matters.
+_CHECKED_AT: Final = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def check_event_defaults(value: Any) -> str | None:
+    """``operator.event_defaults`` (U8) as a settings check: the values the event made
+    on answer takes must read, or the setting is refused when saved — rather than the
+    value being dropped, unseen, at every answer (:func:`draft_on_answer`)."""
+    if not isinstance(value, Mapping):
+        return "must be an object: field → value"
+    limits = {"kind": MAX_TEXT, "importance": MAX_TEXT, "notes": MAX_NOTES}
+    for name, item in value.items():
+        try:
+            if name == "planned_at":
+                planned_from(item, _CHECKED_AT)
+            elif name in limits:
+                text_field(item, name, limits[name])
+        except InvalidInput as exc:
+            return str(exc)
+    return None
 
 
 def text_field(value: Any, name: str, limit: int = MAX_TEXT) -> str:

@@ -58,6 +58,7 @@ from agent.core.dialer_io import (
     PickEntry,
     PlaceCall,
     PlaceFailed,
+    PlaceRefused,
     RecordOutcome,
     ResolveAttempt,
     RunState,
@@ -233,7 +234,8 @@ CP, CT, CS = CallPhase, CallTrigger, CallStep
 
 CALL_TRANSITIONS: dict[tuple[CallPhase, CallTrigger], tuple[CallPhase, CallStep]] = {
     (CP.PLACING, CT.PLACED): (CP.RINGING, CS.TRACK),
-    (CP.PLACING, CT.REFUSED): (CP.DONE, CS.UNDO),
+    # A definite refusal (a 4xx): no call, but a failed attempt by the retry rule (A6).
+    (CP.PLACING, CT.REFUSED): (CP.DONE, CS.RECORD),
     (CP.PLACING, CT.PLACE_FAILED): (CP.RESOLVING, CS.RESOLVE),
     (CP.RINGING, CT.LINE_UP): (CP.RINGING, CS.TRACK),
     (CP.RINGING, CT.ANSWERED): (CP.TALKING, CS.TRACK),
@@ -313,24 +315,41 @@ class Dialer:
     finished: bool = False
     call: _Call | None = None
     gate: str | None = None  # the call uuid whose event must close first (A5)
+    # next_pick_at waits for an entry to fall due (NothingDue): a list change may cut it
+    # short. The U5 rest after a call (A1) and a retry's wait are never cut.
+    waiting_due: bool = False
     _outcomes: OrderedDict[str, OutcomeLearned] = field(default_factory=OrderedDict)
 
     # ------------------------------------------------------------ restoring
 
-    def restore(self, run: RunState | None, now: datetime) -> list[DialerEffect]:
-        """Start from the persisted mode (a restart after a crash resumes, item 8)."""
+    def restore(
+        self, run: RunState | None, now: datetime, gate: str | None = None
+    ) -> list[DialerEffect]:
+        """Start from the persisted mode (a restart after a crash resumes, item 8).
+
+        A pause is kept, open-ended too (A2). ``gate`` is the last call's uuid when its
+        event is still open: with event gating on, the next call waits for it (A5) — a
+        restart must not let the dialer past an event the operator has not closed.
+        """
+        effects: list[DialerEffect] = []
+        if gate is not None and self.config.event_gating:
+            self.gate = gate
+            effects.append(CheckEvent(gate))  # it may have closed while we looked
         if run is None or not run.running or run.list_id is None:
             if run is not None:
                 self.list_id = run.list_id
-            return []
+            return effects
         self.list_id = run.list_id
-        if run.paused_until is not None and run.paused_until > now:
+        paused = run.paused or run.paused_until is not None
+        if paused and (run.paused_until is None or run.paused_until > now):
             self.state = DialerState.PAUSED
             self.paused_until = run.paused_until
+        elif self.gate is not None:
+            self.state = DialerState.WAITING_EVENT
         else:
             self.state = DialerState.BETWEEN_CALLS
             self.next_pick_at = now
-        return [Announce()]
+        return [*effects, Announce()]
 
     # ------------------------------------------------------------ feeding
 
@@ -365,6 +384,8 @@ class Dialer:
                 return self._on_placed(event, now)
             case PlaceFailed():
                 return self._on_place_failed(event, now)
+            case PlaceRefused():
+                return self._on_refused(event, now)
             case LineUp():
                 if not self._is_current(event.uuid):
                     return []
@@ -416,8 +437,10 @@ class Dialer:
                     self.stale_pick = True
                     return []
                 self.finished = False
-                if self.state is DialerState.BETWEEN_CALLS:
-                    self.next_pick_at = min(self.next_pick_at or now, now)
+                if self.state is DialerState.BETWEEN_CALLS and self.waiting_due:
+                    # An entry may be due now. Only this wait ends early: the pause
+                    # between calls (U5, A1) runs its full length whatever the list does.
+                    self.next_pick_at = now
                 return self._fire(T.LIST_CHANGED, now)
         assert_never(event)
 
@@ -500,12 +523,15 @@ class Dialer:
                 return [PlaceCall(entry)]
             case Step.WAIT:
                 self.next_pick_at = data.get("wake_at")
+                self.waiting_due = True
                 return []
             case Step.REST:
                 self.next_pick_at = now + self.config.pause
+                self.waiting_due = False
                 return []
             case Step.RETRY:
                 self.next_pick_at = now + data.get("retry_after", RETRY_PLACE)
+                self.waiting_due = False
                 return []
             case Step.PAUSE:
                 self.paused_until = data.get("until")
@@ -607,6 +633,15 @@ class Dialer:
         effects = self._call_fire(CT.PLACE_FAILED, now)
         return effects + self._fire(T.PLACE_FAILED, now, retry_after=event.retry_after)
 
+    def _on_refused(self, event: PlaceRefused, now: datetime) -> list[DialerEffect]:
+        call = self.call
+        if call is None or call.phase is not CallPhase.PLACING:
+            return []
+        call.attempt_id = event.attempt_id
+        call.started_at = event.started_at
+        failed = OutcomeLearned("", Outcome.FAILED, 0)  # no call, so no uuid
+        return self._call_fire(CT.REFUSED, now, outcome=failed)
+
     def _on_outcome(self, event: OutcomeLearned, now: datetime) -> list[DialerEffect]:
         call = self.call
         if call is not None and call.uuid == event.uuid:
@@ -699,7 +734,7 @@ class Dialer:
             RecordOutcome(
                 attempt_id=call.attempt_id,
                 entry=call.entry,
-                uuid=call.uuid or learned.uuid,
+                uuid=call.uuid or learned.uuid or None,
                 outcome=learned.outcome,
                 talk_s=learned.talk_s,
                 provisional=learned.provisional,
@@ -722,8 +757,8 @@ class Dialer:
 
     def run_state(self) -> RunState:
         running = self.state is not DialerState.IDLE
-        paused = self.paused_until if self.state is DialerState.PAUSED else None
-        return RunState(running, self.list_id, paused)
+        paused = self.state is DialerState.PAUSED
+        return RunState(running, self.list_id, self.paused_until if paused else None, paused)
 
     def _signature(self) -> tuple[object, ...]:
         call = self.call

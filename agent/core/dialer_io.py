@@ -75,6 +75,17 @@ class PlaceFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceRefused:
+    """The PBX answered makeCall with a definite refusal (a 4xx other than the 403 the
+    client re-authorises on): no call went out, but the attempt counts as failed and
+    the failed-call retry rule postpones the entry (A6), so the list moves on."""
+
+    attempt_id: int
+    started_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LineUp:
     uuid: str
     talking: bool
@@ -159,6 +170,7 @@ DialerInput = (
     | ListFinished
     | CallPlaced
     | PlaceFailed
+    | PlaceRefused
     | LineUp
     | LineGone
     | OutcomeLearned
@@ -233,9 +245,13 @@ class CheckEvent:
 
 @dataclass(frozen=True, slots=True)
 class RunState:
+    """The mode a restart resumes. ``paused`` with no ``paused_until``: paused until the
+    operator resumes (A2), which a restart keeps too."""
+
     running: bool
     list_id: int | None
     paused_until: datetime | None
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
+from agent.core.call_events import check_event_defaults
 from agent.core.contact_stats import check_thresholds
 from agent.core.contacts import check_search_fields
 from agent.core.schedule import schedule_problem
@@ -184,7 +185,9 @@ class OperatorSettings:
     )
     create_event_on_answer: bool = _setting(False, doc="U8 create an event on answer")
     open_contact_on_answer: bool = _setting(False, doc="U8 open the contact card")
-    event_defaults: dict[str, Any] = _setting({}, doc="U8 default field values")
+    event_defaults: dict[str, Any] = _setting(
+        {}, check_event_defaults, doc="U8 default field values"
+    )
     stats_sales: Literal["none", "chart", "report"] = _setting("chart", doc="U9")
     stats_events: Literal["none", "chart", "report"] = _setting("chart", doc="U9")
     stats_last_events: Literal["none", "list", "table"] = _setting("list", doc="U9")

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from agent.contacts.event_service import EventService
-from agent.contacts.service import ContactService
+from agent.contacts.service import ContactService, candidate
 from agent.contacts.stats import StatsService
 from agent.core.call_events import Event, EventSource, EventState
-from agent.core.contacts import Contact, lookup_key
+from agent.core.contacts import Contact, lookup_key, rank_key
 from agent.core.events import normalise_uuid
 from agent.dialer.ports import ContactPhones, ContactRef, EventListener, PlannedCall
 
@@ -24,13 +24,21 @@ log = logging.getLogger(__name__)
 _PLANNED_PAGE = 500
 
 
-def _ref(contact: Contact, number: str | None = None) -> ContactRef:
+def _detail(kind: str | None, person: str | None) -> str | None:
+    return ", ".join(p for p in (kind, person) if p) or None
+
+
+def _ref(contact: Contact, key: str | None = None, region: str = "") -> ContactRef:
+    """The contact as the list shows it; ``detail`` is that of the phone whose lookup key
+    is ``key`` — none without a key, or when the contact has no such phone (M6: the
+    detail says which of the contact's numbers this is, never another one's)."""
     assert contact.id is not None
     detail = None
-    for phone in contact.phones:
-        if number is None or phone.number == number:
-            detail = ", ".join(p for p in (phone.kind, phone.person) if p) or None
-            break
+    if key is not None:
+        for phone in contact.phones:
+            if phone.number == key or lookup_key(phone.number, region) == key:
+                detail = _detail(phone.kind, phone.person)
+                break
     return ContactRef(contact.id, contact.name, detail, dict(contact.attributes))
 
 
@@ -50,24 +58,35 @@ class ContactsDirectory:
         wanted = sorted({k for k in keys.values() if k is not None})
         if not wanted:
             return {}
-        storage, repo = self.service.storage, self.service.repo
+        storage, repo, own_ext = self.service.storage, self.service.repo, self.service.own_ext
 
         def work() -> dict[str, ContactRef]:
             by_key = repo.ids_by_keys(wanted)
-            if not full:
-                return {
-                    number: ContactRef(hits[0][0], hits[0][1])
-                    for number, key in keys.items()
-                    if key is not None and (hits := by_key.get(key))
-                }
-            ids = sorted({found[0][0] for found in by_key.values() if found})
-            contacts = repo.get_many(ids)
+            # Several contacts with one number: the ranking rule of the popup decides
+            # (agent/contacts/service.py: the operator's own first, then the most
+            # recently contacted), so the list and the popup name the same contact.
+            shared = {cid for hits in by_key.values() if len(hits) > 1 for cid, _ in hits}
+            everyone = {cid for hits in by_key.values() for cid, _ in hits}
+            contacts = repo.get_many(sorted(everyone if full else shared))
+            best: dict[str, tuple[int, str]] = {}
+            for key, hits in by_key.items():
+                if not hits:
+                    continue
+                best[key] = hits[0]
+                if len(hits) > 1:
+                    ranked = sorted(
+                        (c for c in (contacts.get(cid) for cid, _ in hits) if c is not None),
+                        key=lambda c: rank_key(candidate(c), own_ext),
+                    )
+                    if ranked and ranked[0].id is not None:
+                        best[key] = (ranked[0].id, ranked[0].name)
             out: dict[str, ContactRef] = {}
-            for number, key in keys.items():
-                hits = by_key.get(key) if key is not None else None
-                contact = contacts.get(hits[0][0]) if hits else None
-                if contact is not None:
-                    out[number] = _ref(contact, number)
+            for number, its_key in keys.items():
+                hit = best.get(its_key) if its_key is not None else None
+                if hit is None:
+                    continue
+                contact = contacts.get(hit[0]) if full else None
+                out[number] = _ref(contact, its_key, region) if contact else ContactRef(*hit)
             return out
 
         return await storage.run(work)
@@ -76,10 +95,9 @@ class ContactsDirectory:
         found = await self.service.storage.run(self.service.repo.get_many, list(ids))
         return {
             cid: ContactPhones(
-                _ref(contact),
+                _ref(contact),  # no detail: it belongs to one number, ``numbers`` has each
                 tuple(
-                    (phone.number, ", ".join(p for p in (phone.kind, phone.person) if p) or None)
-                    for phone in contact.phones
+                    (phone.number, _detail(phone.kind, phone.person)) for phone in contact.phones
                 ),
             )
             for cid, contact in found.items()
@@ -92,8 +110,11 @@ class ContactsDirectory:
         classes = await self.stats.abc_classes()
         return {cid: str(classes[cid]) for cid in ids if cid in classes}
 
-    async def planned_calls(self, until: datetime, robot_only: bool = False) -> list[PlannedCall]:
+    async def planned_calls(
+        self, until: datetime, robot_only: bool = False, operator_ext: str | None = None
+    ) -> list[PlannedCall]:
         storage, events = self.service.storage, self.service.events
+        region = self.service.region
         found: list[Event] = []
         offset = 0
         while True:
@@ -101,7 +122,12 @@ class ContactsDirectory:
                 events.page, planned=True, limit=_PLANNED_PAGE, offset=offset
             )
             due = [e for e in page if e.planned_at is not None and e.planned_at <= until]
-            found += [e for e in due if not robot_only or e.source is EventSource.ROBOT]
+            found += [
+                e
+                for e in due
+                if (not robot_only or e.source is EventSource.ROBOT)
+                and (operator_ext is None or e.operator_ext in ("", operator_ext))
+            ]
             if len(page) < _PLANNED_PAGE or len(due) < len(page):
                 break
             offset += len(page)
@@ -120,7 +146,11 @@ class ContactsDirectory:
                     number=number,
                     planned_at=event.planned_at,
                     event_id=str(event.id),
-                    contact=_ref(contact, number) if contact is not None else None,
+                    contact=(
+                        _ref(contact, lookup_key(number, region), region)
+                        if contact is not None
+                        else None
+                    ),
                     kind="robot" if event.source is EventSource.ROBOT else "planned",
                 )
             )
@@ -134,7 +164,13 @@ class EventsGate:
         self.events = events
 
     async def is_open(self, call_uuid: str) -> bool:
-        return self.events.awaiting_event(call_uuid)
+        """Open in the service's memory (made on answer, not closed yet) or in the
+        database: right after a restart the service may not have loaded its open events
+        yet, and the gate must hold all the same (A5)."""
+        if self.events.awaiting_event(call_uuid):
+            return True
+        found = await self.events.storage.run(self.events.repo.for_call, call_uuid)
+        return any(event.state is EventState.OPEN for event in found)
 
     def add_close_listener(self, listener: EventListener) -> None:
         def heard(event: Event) -> None:

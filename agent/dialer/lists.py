@@ -22,7 +22,7 @@ from agent.core.numbers import to_e164
 from agent.core.table_plan import (
     Rejection,
 )
-from agent.dialer.ports import ContactDirectory, ContactRef
+from agent.dialer.ports import ContactDirectory, ContactPhones, ContactRef
 from agent.dialer.zones import NumberZones, tz
 from agent.storage.dialer_repository import DialerRepository, DialList, NewEntry
 
@@ -302,10 +302,15 @@ class DialListService:
                 )
         return out
 
-    async def add_planned(self, list_id: int, until: datetime, mode: Mode) -> AddResult:
-        """M6 «Заполнить / Добавить из запланированных»: planned events due by ``until``."""
+    async def add_planned(
+        self, list_id: int, until: datetime, mode: Mode, *, team: bool = False
+    ) -> AddResult:
+        """M6 «Заполнить / Добавить из запланированных»: planned events due by ``until``.
+        The operator fills their own list (manual §6): their own events and those of no
+        operator; ``team`` takes every operator's."""
         result = AddResult()
-        planned = await self.directory().planned_calls(until)
+        operator = None if team else self.own_ext
+        planned = await self.directory().planned_calls(until, operator_ext=operator)
         candidates = []
         for row, call in enumerate(planned, start=1):
             e164 = to_e164(call.number, self.region)
@@ -376,15 +381,19 @@ class DialListService:
         out = []
         for c in fresh:
             contact = c.contact or matched.get(c.number)
+            detail = c.detail
             if contact is None and c.contact_id is not None and c.contact_id in given:
                 contact = given[c.contact_id].contact
+                # The detail of this number in the contact; none when the contact lacks
+                # it (never another number's kind or person, M6).
+                detail = detail or self._detail_of(given[c.contact_id], c.number)
             value = contact.attributes.get(field_name) if contact and field_name else None
             out.append(
                 NewEntry(
                     number=c.number,
                     contact_id=contact.id if contact else c.contact_id,
                     contact_name=contact.name if contact else c.name,
-                    detail=c.detail or (contact.detail if contact else None),
+                    detail=detail or (contact.detail if contact else None),
                     planned_event=c.planned_event,
                     sort_value=None if value is None else str(value),
                     sort_key=sort_key(value, descending) if field_name else "",
@@ -394,6 +403,12 @@ class DialListService:
                 )
             )
         return out
+
+    def _detail_of(self, phones: ContactPhones, number: str) -> str | None:
+        return next(
+            (d for n, d in phones.numbers if n == number or to_e164(n, self.region) == number),
+            None,
+        )
 
     # ------------------------------------------------------------ order (U6, M6)
 

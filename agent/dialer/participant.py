@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -51,13 +52,14 @@ from agent.core.dialer_io import (
     PickEntry,
     PlaceCall,
     PlaceFailed,
+    PlaceRefused,
     RecordOutcome,
     ResolveAttempt,
     RunState,
     SaveRun,
     UndoAttempt,
 )
-from agent.core.errors import InvalidInput, PbxError, StorageError
+from agent.core.errors import InvalidInput, PbxError, PbxProtocolError, StorageError
 from agent.core.events import Direction, HistoryRecord
 from agent.core.journal import JournalEntry
 from agent.core.outcomes import Outcome, outcome_of
@@ -151,20 +153,31 @@ class DialerParticipant:
     # ------------------------------------------------------------ start
 
     async def restore(self) -> None:
-        """Resume the persisted run and queue the attempts a crash left open (item 8)."""
+        """Resume the persisted run (a pause too, A2), the event gate of the last call
+        (A5), and queue the attempts a crash left open (item 8)."""
         now = self.runtime.clock()
 
-        def load() -> tuple[Any, list[tuple[OpenAttempt, DialEntry | None]]]:
+        def load() -> tuple[Any, list[tuple[OpenAttempt, DialEntry | None]], str | None]:
             raw = self.storage.kv.get(run_key(self.own_ext))
             found = self.repo.open_attempts(self.own_ext)
-            return raw, [
-                (a, self.repo.get_entry(a.entry_id) if a.entry_id is not None else None)
-                for a in found
-            ]
+            return (
+                raw,
+                [
+                    (a, self.repo.get_entry(a.entry_id) if a.entry_id is not None else None)
+                    for a in found
+                ],
+                self.repo.last_call(self.own_ext),
+            )
 
-        raw, open_attempts = await self.storage.run(load)
+        raw, open_attempts, last_call = await self.storage.run(load)
         run = _run_state(raw)
-        self.core.restore(run, now)
+        # A5: the last call's event still open holds the next call, restart or not. (An
+        # attempt still open gets its gate when its outcome is found: Dialer._ended.)
+        gate = None
+        if last_call is not None and self.core.config.event_gating:
+            gate = last_call if await self.events.is_open(last_call) else None
+        follow = await self._run(self.core.restore(run, now, gate), now)
+        self._inbox.extend((e, None) for e in follow)
         for attempt, entry in open_attempts:
             if entry is None:  # the entry was deleted: the attempt is still counted right
                 entry = DialEntry(0, attempt.list_id, 0, attempt.number, attempt.started_at)
@@ -350,6 +363,7 @@ class DialerParticipant:
         value = {
             "running": run.running,
             "list_id": run.list_id,
+            "paused": run.paused,
             "paused_until": run.paused_until.isoformat() if run.paused_until else None,
         }
         await self.storage.run(self.storage.kv.set, run_key(self.own_ext), value)
@@ -404,8 +418,19 @@ class DialerParticipant:
             await self.storage.run(self.repo.undo_attempt, attempt_id)
             self.post(PlaceFailed(None, started_at, timedelta(0), str(exc)))
             return
+        except PbxProtocolError as exc:
+            if refusal_status(exc) is None:
+                # An answer we cannot read (no uuid, not JSON): the call may be up.
+                self.post(PlaceFailed(attempt_id, started_at, RETRY_OFFLINE, str(exc)))
+                return
+            # A definite refusal: no call went out. A failed attempt by the retry rule,
+            # and the list moves on — never the same entry again at once (A6).
+            log.warning("dialer: makeCall for entry %s refused: %s", entry.id, exc)
+            self.post(PlaceRefused(attempt_id, started_at, str(exc)))
+            return
         except Exception as exc:
-            # The request may have reached the PBX: what became of it is asked later.
+            # The request may have reached the PBX (a timeout, a dropped connection, a
+            # 5xx): what became of it is asked later.
             self.post(PlaceFailed(attempt_id, started_at, RETRY_OFFLINE, str(exc)))
             return
         try:
@@ -537,10 +562,26 @@ def _record_is_out(record: HistoryRecord, own_ext: str) -> bool:
 def _run_state(raw: Any) -> RunState | None:
     if not isinstance(raw, dict):
         return None
-    paused = raw.get("paused_until")
+    until = raw.get("paused_until")
     list_id = raw.get("list_id")
     return RunState(
         running=bool(raw.get("running")),
         list_id=list_id if isinstance(list_id, int) else None,
-        paused_until=datetime.fromisoformat(paused) if isinstance(paused, str) else None,
+        paused_until=datetime.fromisoformat(until) if isinstance(until, str) else None,
+        paused=raw.get("paused") is True,
     )
+
+
+# What agent/phonet/rest.py says of a status it gives up on (400, 404, 422…: not the
+# 401/403/302 it re-authorises on, nor the 408/425/429 and 5xx it calls transient).
+_REFUSED = re.compile(r"unexpected HTTP (4\d\d)\b")
+
+
+def refusal_status(exc: PbxProtocolError) -> int | None:
+    """The 4xx status of a definite refusal of makeCall, else None (an answer that could
+    not be read: the PBX may have placed the call)."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status if 400 <= status < 500 else None
+    found = _REFUSED.search(str(exc))
+    return int(found.group(1)) if found else None

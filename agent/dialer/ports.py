@@ -56,8 +56,12 @@ class ContactDirectory(Protocol):
         """ "A", "B" or "C" per contact that has a class (M6 ABC sort)."""
         ...
 
-    async def planned_calls(self, until: datetime, robot_only: bool = False) -> list[PlannedCall]:
-        """Open planned events due by ``until``, soonest first."""
+    async def planned_calls(
+        self, until: datetime, robot_only: bool = False, operator_ext: str | None = None
+    ) -> list[PlannedCall]:
+        """Open planned events due by ``until``, soonest first. With ``operator_ext``, only
+        that operator's events and those of no operator (manual §6: an operator fills
+        their own list); without it, the whole team's."""
         ...
 
 
@@ -88,7 +92,9 @@ class NoContacts:
     async def abc_classes(self, ids: Sequence[int]) -> dict[int, str]:
         return {}
 
-    async def planned_calls(self, until: datetime, robot_only: bool = False) -> list[PlannedCall]:
+    async def planned_calls(
+        self, until: datetime, robot_only: bool = False, operator_ext: str | None = None
+    ) -> list[PlannedCall]:
         return []
 
 

@@ -569,6 +569,19 @@ class DialerRepository(SqlRepository):
             )
         ]
 
+    def last_call(self, operator_ext: str) -> str | None:
+        """The uuid of the operator's newest attempt when its outcome is written (A5: its
+        event may still hold the dialer after a restart); None when that attempt is
+        still open (a restart resolves it first, item 8) or never got a uuid."""
+        found = self.rows(
+            "SELECT uuid, outcome FROM dial_attempts WHERE operator_ext = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (operator_ext,),
+        )
+        if not found or found[0][1] is None or not found[0][0]:
+            return None
+        return str(found[0][0])
+
     def attempts_of(self, entry_id: int) -> list[tuple[str | None, str | None, datetime]]:
         """(uuid, outcome, started_at) of an entry's attempts, oldest first."""
         return [

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.core.dial_list import DialEntry
+from agent.core.errors import StorageError
 from agent.storage.dialer_repository import (
     ENTRY_COLUMNS,
     SqlRepository,
@@ -42,6 +43,9 @@ class MissedRow:
     outcome: str | None
     contact_id: int | None
     contact_name: str | None
+
+
+_CLAIM_TRIES = 3
 
 
 class MissedRepository(SqlRepository):
@@ -102,19 +106,31 @@ class MissedRepository(SqlRepository):
 
     def claim(self, number: str, ext: str, now: datetime, expires_at: datetime) -> Claim:
         """Claim a number for a call-back. Returns the claim that holds after it: the
-        caller's, or a teammate's that has not expired yet."""
-        with write_transaction(self.db):
-            found = self.claims_for([number], now, lock=True).get(number)
-            if found is not None and found.claimed_by != ext:
-                return found
-            self.execute(
-                "INSERT INTO missed_claims (number, claimed_by, claimed_at, expires_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET "
-                "claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at, "
-                "expires_at = excluded.expires_at",
-                (number, ext, utc_text(now), utc_text(expires_at)),
-            )
-        return Claim(number, ext, now, expires_at)
+        caller's, or a teammate's that has not expired yet.
+
+        One conditional upsert (B10): the row is written only when there is none, when
+        it is the caller's own, or when it has expired; a teammate's live claim is left
+        as it is and no row is touched. Read-then-write would let two operators sharing
+        a PostgreSQL database both win a number nobody had claimed.
+        """
+        for _ in range(_CLAIM_TRIES):
+            with write_transaction(self.db):
+                written = self.execute(
+                    "INSERT INTO missed_claims (number, claimed_by, claimed_at, expires_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET "
+                    "claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at, "
+                    "expires_at = excluded.expires_at "
+                    "WHERE missed_claims.claimed_by = excluded.claimed_by "
+                    "OR missed_claims.expires_at <= ?",
+                    (number, ext, utc_text(now), utc_text(expires_at), utc_text(now)),
+                )
+                if written == 1:
+                    return Claim(number, ext, now, expires_at)
+                held = self.claims_for([number], now).get(number)
+            if held is not None:
+                return held
+            # The teammate's claim was released between the two statements: try again.
+        raise StorageError(f"the claim on {number} kept changing; try again")
 
     def release(self, number: str, ext: str) -> bool:
         return (

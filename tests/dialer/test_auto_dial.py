@@ -5,8 +5,11 @@ ring out, are busy or fail, and the list shows what the rules made of it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from agent.core.errors import PbxProtocolError
+from agent.dialer.participant import refusal_status
 from agent.simulator import SimControl, SimulatorInfo
 from tests.dialer.support import (
     add,
@@ -161,6 +164,30 @@ async def test_stop_while_paused_leaves_the_dialer_idle_and_the_call_counted_a3(
     assert make_calls(sim) == [A]
 
 
+async def test_a_pause_without_a_deadline_outlasts_a_restart_of_the_agent_a2(
+    agent_factory: AgentFactory, simulator: SimulatorInfo, sim: SimControl, tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept"
+    first = await dialer_agent(agent_factory, simulator, data_dir=kept)
+    sim.script(A, answer=True, ring_s=None)
+    sim.script(B, answer=False, ring_s=0.1)
+    await add(first, A, B)
+    await ok(first, "POST", "/api/dialer/start", {})
+    await wait_until(lambda: any(c["state"] == "ringing" for c in sim.calls()), what="A rings")
+    paused = await ok(first, "POST", "/api/dialer/pause", {})
+    assert (paused["state"], paused["paused_until"]) == ("paused", None)
+    (ringing,) = sim.calls()
+    sim.hangup(ringing["uuid"])
+    await wait_entry(first, A, "the paused call's outcome", last_outcome="no_answer")
+    await first.agent.stop()
+    second = await dialer_agent(agent_factory, simulator, data_dir=kept)
+    view = await dialer(second)
+    assert (view["state"], view["paused_until"]) == ("paused", None), "until resumed"
+    await ok(second, "POST", "/api/dialer/resume", {})
+    await wait_entry(second, B, "B after the resume", last_outcome="no_answer")
+    assert make_calls(sim) == [A, B]
+
+
 async def test_with_event_creation_the_next_call_waits_for_the_event_a5(
     agent_factory: AgentFactory, simulator: SimulatorInfo, sim: SimControl
 ) -> None:
@@ -240,3 +267,36 @@ async def test_skip_hangs_up_a_ringing_call_and_moves_on(
     rows = await by_number(agent)
     assert rows[A]["state"] == "skipped" and rows[A]["attempts"] == 1
     assert rows[B]["state"] == "done"
+
+
+async def test_a_makecall_the_pbx_refuses_counts_a_failed_try_and_the_list_moves_on_a6(
+    agent_factory: AgentFactory, simulator: SimulatorInfo, sim: SimControl
+) -> None:
+    retry = {
+        "no_answer": {"postpone_min": 30, "retries": 3},
+        "busy": {"postpone_min": 10, "retries": 5},
+        "failed": {"postpone_min": 20, "retries": 2},
+    }
+    # The simulated PBX has no extension 077: its makeCall answers 400, a definite no.
+    agent = await dialer_agent(agent_factory, simulator, ext="077", operator={"retry": retry})
+    await add(agent, A, B)
+    await ok(agent, "POST", "/api/dialer/start", {})
+    first = await wait_entry(agent, A, "A refused", last_outcome="failed")
+    second = await wait_entry(agent, B, "B refused", last_outcome="failed")
+    for row in (first, second):
+        assert (row["state"], row["attempts"]) == ("postponed", 1)
+        tried = datetime.fromisoformat(row["last_attempt_at"])
+        assert datetime.fromisoformat(row["next_dial_at"]) == tried + timedelta(minutes=20)
+    await wait_dialer(
+        agent, "waiting for A's next try", state="between_calls", next_call_at=first["next_dial_at"]
+    )
+    assert make_calls(sim) == [A, B], "each once: the same entry is not dialled again at once"
+
+
+def test_only_a_4xx_answer_to_makecall_is_a_definite_refusal() -> None:
+    where = "sim.phonet.local/rest/user/makeCall"
+    assert refusal_status(PbxProtocolError(f"{where}: unexpected HTTP 400")) == 400
+    assert refusal_status(PbxProtocolError(f"{where}: unexpected HTTP 404")) == 404
+    # A success we cannot read may still have placed the call: it is looked up instead.
+    assert refusal_status(PbxProtocolError(f"{where}: no uuid in the answer")) is None
+    assert refusal_status(PbxProtocolError(f"{where}: the answer is not JSON")) is None

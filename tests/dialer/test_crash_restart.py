@@ -2,7 +2,8 @@
 with SIGKILL mid-list three times (talking, ringing, between calls) and restarted each
 time; the dialer resumes by itself. The simulator's makeCall log must then show nobody
 dialled twice inside their postpone window, and the attempts in the database must be
-exactly the calls made."""
+exactly the calls made. Killed while the last call's event is open, the restarted
+agent still waits for that event (A5)."""
 
 from __future__ import annotations
 
@@ -107,8 +108,7 @@ class AgentProcess:
                 self.proc.wait(timeout=5)
 
 
-@pytest.fixture
-def agent_process(simulator: SimulatorInfo, tmp_path: Path) -> Iterator[AgentProcess]:
+def prepared(simulator: SimulatorInfo, tmp_path: Path, **operator: Any) -> AgentProcess:
     data = DataDir(tmp_path / "agent").ensure()
     rule = {"postpone_min": POSTPONE_S / 60, "retries": 1}
     retry = dict.fromkeys(("no_answer", "busy", "failed"), rule)
@@ -117,9 +117,25 @@ def agent_process(simulator: SimulatorInfo, tmp_path: Path) -> Iterator[AgentPro
         storage.call(
             storage.settings.save,
             operator_scope(simulator.domain, "001"),
-            {"dial_pause_s": 0.1, "retry": retry, "reconnect_s": 0.05, "reconnect_max_s": 0.2},
-        )
-    process = AgentProcess(simulator, data, tmp_path / "agent.log")
+            {
+                "dial_pause_s": 0.1, "retry": retry, "reconnect_s": 0.05,
+                "reconnect_max_s": 0.2, **operator,
+            },
+        )  # fmt: skip
+    return AgentProcess(simulator, data, tmp_path / "agent.log")
+
+
+@pytest.fixture
+def agent_process(simulator: SimulatorInfo, tmp_path: Path) -> Iterator[AgentProcess]:
+    process = prepared(simulator, tmp_path)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def gated_agent_process(simulator: SimulatorInfo, tmp_path: Path) -> Iterator[AgentProcess]:
+    """An agent that makes an event on answer, so the next call waits for it (A5)."""
+    process = prepared(simulator, tmp_path, create_event_on_answer=True)
     yield process
     process.stop()
 
@@ -156,6 +172,39 @@ def test_kill_9_mid_list_resumes_without_dialling_anyone_twice_and_attempts_stay
     wait_for(done, "the list to finish", timeout=120)
     agent.stop()
     check_the_log_against_the_database(sim, agent.data)
+
+
+def test_kill_9_while_the_calls_event_is_open_keeps_the_next_call_waiting_for_it_a5(
+    gated_agent_process: AgentProcess, sim: SimControl
+) -> None:
+    first, second = "+380501230001", "+380501230002"
+    sim.script(first, answer=True, ring_s=0.2, talk_s=1.2)
+    sim.script(second, answer=False, ring_s=0.2)
+    agent = gated_agent_process
+    agent.start()
+    agent.call("POST", "/api/dial-list", {"entries": [{"number": first}, {"number": second}]})
+    agent.call("POST", "/api/dialer/start", {})
+
+    def first_done_and_waiting() -> bool:
+        (row, _) = agent.get("/api/dial-list")["items"]
+        return row["state"] == "done" and agent.get("/api/dialer")["state"] == "waiting_event"
+
+    wait_for(first_done_and_waiting, "the first call's outcome, its event still open")
+    agent.kill()
+    agent.start()
+    assert agent.get("/api/dialer")["state"] == "waiting_event", "the open event still holds"
+    (event,) = agent.get("/api/events?state=open")["items"]
+    assert dialled(sim) == [first]
+    agent.call("POST", f"/api/events/{event['id']}/save", {"notes": "called"})
+    wait_for(lambda: dialled(sim) == [first, second], "the next call once the event is saved")
+
+
+def dialled(sim: SimControl) -> list[str]:
+    return [
+        json.loads(r["body"])["otherLegNum"]
+        for r in sim.requests()
+        if r["method"] == "POST" and r["path"].startswith("/rest/user/makeCall")
+    ]
 
 
 def check_the_log_against_the_database(sim: SimControl, data: DataDir) -> None:

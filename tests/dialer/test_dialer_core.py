@@ -49,6 +49,7 @@ from agent.core.dialer_io import (
     PickEntry,
     PlaceCall,
     PlaceFailed,
+    PlaceRefused,
     RecordOutcome,
     ResolveAttempt,
     RunState,
@@ -168,7 +169,7 @@ def test_pause_mid_talk_lets_the_call_finish_and_holds_the_next_until_the_deadli
     until = drive.now + timedelta(minutes=5)
     effects = drive.feed(OperatorPaused(until))
     assert drive.state == "paused" and HangUp(UUID) not in effects
-    assert SaveRun(RunState(True, 7, until)) in effects
+    assert SaveRun(RunState(True, 7, until, paused=True)) in effects
     drive.feed(LineGone(UUID))
     assert records(drive.feed(OutcomeLearned(UUID, Outcome.ANSWERED, 60))), "still written"
     assert drive.state == "paused"
@@ -288,6 +289,20 @@ def test_a_list_change_while_waiting_picks_again_at_once() -> None:
     assert any(isinstance(e, PickEntry) for e in drive.feed(ListChanged(7)))
 
 
+def test_a_list_change_never_cuts_the_pause_between_calls_short_u5_a1() -> None:
+    drive = Drive.make(pause=timedelta(seconds=10))
+    drive.start_and_place(entry())
+    drive.feed(LineUp(UUID, talking=False))
+    drive.feed(LineGone(UUID))
+    drive.feed(OutcomeLearned(UUID, Outcome.NO_ANSWER, 0))
+    rest_ends = drive.now + timedelta(seconds=10)
+    drive.tick(1)
+    assert not any(isinstance(e, PickEntry) for e in drive.feed(ListChanged(7)))
+    assert drive.dialer.next_wakeup() == rest_ends, "an added entry waits for the pause too"
+    assert not any(isinstance(e, PickEntry) for e in drive.tick(8.9))
+    assert any(isinstance(e, PickEntry) for e in drive.tick(0.2))
+
+
 def test_a_list_change_during_a_pick_makes_its_answer_stale() -> None:
     drive = Drive.make()
     drive.feed(OperatorStarted(7))
@@ -300,13 +315,28 @@ def test_a_list_change_during_a_pick_makes_its_answer_stale() -> None:
 # ------------------------------------------------------------------ failures and recovery
 
 
-def test_a_refused_makecall_tries_again_after_a_while() -> None:
+def test_a_makecall_never_sent_is_tried_again_after_a_while() -> None:
     drive = Drive.make()
     drive.feed(OperatorStarted(7))
     drive.feed(EntryPicked(entry()))
     drive.feed(PlaceFailed(None, drive.now, timedelta(seconds=5), "offline"))
     assert drive.state == "between_calls" and drive.dialer.call is None
     assert any(isinstance(e, PickEntry) for e in drive.tick(5.1))
+
+
+def test_a_makecall_the_pbx_refuses_counts_a_failed_try_and_the_list_moves_on_a6() -> None:
+    drive = Drive.make(pause=timedelta(seconds=1))
+    drive.feed(OperatorStarted(7))
+    drive.feed(EntryPicked(entry()))
+    tried_at = drive.now
+    effects = drive.feed(PlaceRefused(11, tried_at, "HTTP 400"))
+    (record,) = records(effects)
+    assert (record.attempt_id, record.uuid, record.outcome) == (11, None, Outcome.FAILED)
+    assert record.decision.state is EntryState.POSTPONED and record.decision.tries.failed == 1
+    assert record.decision.next_dial_at == tried_at + timedelta(minutes=15), "the failed rule"
+    assert not any(isinstance(e, ResolveAttempt | UndoAttempt) for e in effects)
+    assert drive.state == "between_calls" and drive.dialer.call is None
+    assert any(isinstance(e, PickEntry) for e in drive.tick(1.1)), "the next entry, after U5"
 
 
 def test_a_makecall_with_no_answer_is_looked_up_before_anything_else_item_8() -> None:
@@ -356,6 +386,36 @@ def test_a_restart_resumes_a_paused_run_with_its_deadline() -> None:
     dialer = Dialer(config())
     dialer.restore(RunState(True, 7, T0 + timedelta(minutes=3)), T0)
     assert dialer.state is DialerState.PAUSED and dialer.next_wakeup() == T0 + timedelta(minutes=3)
+
+
+def test_a_pause_without_a_deadline_is_saved_and_kept_by_a_restart_until_resumed_a2() -> None:
+    drive = Drive.make()
+    drive.feed(OperatorStarted(7))
+    saved = [e.run for e in drive.feed(OperatorPaused(None)) if isinstance(e, SaveRun)]
+    assert saved == [RunState(True, 7, None, paused=True)]
+    restarted = Dialer(config())
+    restarted.restore(saved[0], T0 + timedelta(days=1))
+    assert restarted.state is DialerState.PAUSED and restarted.next_wakeup() is None
+    assert restarted.view()["paused_until"] is None
+    effects = restarted.feed(OperatorResumed(), T0 + timedelta(days=1))
+    assert any(isinstance(e, PickEntry) for e in effects)
+
+
+def test_after_a_restart_the_last_calls_open_event_still_holds_the_next_call_a5() -> None:
+    drive = Drive(Dialer(config(event_gating=True, pause=timedelta(seconds=2))))
+    effects = drive.dialer.restore(RunState(True, 7, None), drive.now, gate=UUID)
+    assert drive.state == "waiting_event" and CheckEvent(UUID) in effects
+    drive.feed(EventChecked(UUID, open=True))
+    assert not any(isinstance(e, PickEntry) for e in drive.tick(3600))
+    drive.feed(EventClosed(UUID))
+    assert drive.state == "between_calls"
+    assert any(isinstance(e, PickEntry) for e in drive.tick(2.1)), "after the U5 pause"
+
+
+def test_without_event_creation_a_restart_has_no_event_to_wait_for() -> None:
+    dialer = Dialer(config(event_gating=False))
+    assert CheckEvent(UUID) not in dialer.restore(RunState(True, 7, None), T0, gate=UUID)
+    assert dialer.state is DialerState.BETWEEN_CALLS and dialer.gate is None
 
 
 # ------------------------------------------------------------------ U5 ring timeout, skip

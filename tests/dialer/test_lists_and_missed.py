@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from agent.core.call_events import EventDraft, EventState
 from agent.files import Sheet, write_xlsx
 from agent.simulator import SimControl, SimulatorInfo
 from agent.storage import Storage
@@ -139,6 +140,64 @@ async def test_contacts_fill_the_list_with_all_their_numbers(
     }
     rows = await by_number(agent)
     assert rows[A]["detail"] == "work" and rows[B]["contact"]["name"] == "Acme"
+
+
+async def test_the_list_names_the_contact_the_popup_names_by_the_ranking_rule_m6(
+    agent_factory: AgentFactory, simulator: SimulatorInfo
+) -> None:
+    agent = await dialer_agent(agent_factory, simulator)
+    older = {"name": "Old Co", "phones": [{"number": A, "kind": "office"}]}
+    mine = {"name": "My client", "phones": [{"number": A, "kind": "mobile"}]}
+    older = await ok(agent, "POST", "/api/contacts", older)
+    mine = await ok(agent, "POST", "/api/contacts", {**mine, "responsible_ext": "001"})
+    # Ranking (docs/contacts.md): the operator's own contact first, then the most recent.
+    popup = await ok(agent, "GET", f"/api/contacts/lookup?number={A}")
+    assert [m["id"] for m in popup["matches"]] == [mine["id"], older["id"]]
+    await add(agent, A)
+    row = (await by_number(agent))[A]
+    assert (row["contact"], row["detail"]) == ({"id": mine["id"], "name": "My client"}, "mobile")
+    # A big file matches by number alone (no details): the same contact.
+    directory = agent.agent.services.dialer.lists.directory()
+    assert (await directory.match_numbers([A], full=False))[A].id == mine["id"]
+
+
+async def test_an_entry_given_a_contact_without_its_number_shows_no_other_numbers_detail_m6(
+    agent_factory: AgentFactory, simulator: SimulatorInfo
+) -> None:
+    agent = await dialer_agent(agent_factory, simulator)
+    phones = [{"number": A, "kind": "office"}, {"number": B, "kind": "cell"}]
+    made = await ok(agent, "POST", "/api/contacts", {"name": "Acme", "phones": phones})
+    body = {
+        "entries": [
+            {"number": C, "contact_id": made["id"]},
+            {"number": B, "contact_id": made["id"]},
+        ]
+    }
+    assert (await ok(agent, "POST", "/api/dial-list", body))["accepted"] == 2
+    rows = await by_number(agent)
+    assert (rows[C]["contact"]["id"], rows[C]["detail"]) == (made["id"], None)
+    assert rows[B]["detail"] == "cell", "a number of the contact shows its own detail"
+
+
+async def test_fill_from_planned_events_takes_the_operators_own_and_unassigned_ones_m6(
+    agent_factory: AgentFactory, simulator: SimulatorInfo
+) -> None:
+    agent = await dialer_agent(agent_factory, simulator)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    events = agent.agent.services.events
+    for number, operator in ((A, "001"), (B, "002"), (C, "")):  # "": nobody's
+        draft = EventDraft(operator, number=number, planned_at=soon, state=EventState.SAVED)
+        await events.create_event(draft)
+    filled = await ok(agent, "POST", "/api/dial-list/fill", {"source": "planned"})
+    assert filled == {"accepted": 2, "rejected": []}
+    rows = await by_number(agent)
+    assert sorted(rows) == [A, C], "a teammate's planned call stays theirs (manual §6)"
+    assert rows[A]["next_dial_at"] == soon.isoformat() and rows[A]["planned_event"]
+    # Asked for, the whole team's: the teammate's event comes too.
+    lists = agent.agent.services.dialer.lists
+    main = await lists.resolve(None)
+    team = await lists.add_planned(main.id, soon, "append", team=True)
+    assert team.accepted == 1 and B in await by_number(agent)
 
 
 async def missed_call(agent: AgentHandle, sim: SimControl, number: str) -> dict[str, Any]:

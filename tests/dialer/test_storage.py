@@ -3,7 +3,9 @@ before the call and undone or finished after it (item 8, U6), DNC (B3), claims (
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -176,6 +178,34 @@ def test_a_claim_keeps_a_teammate_off_until_it_expires_or_is_released_b10(repo: 
     assert repo.claim("+380501234567", "002", later, later + timedelta(hours=1)).claimed_by == "002"
     assert repo.release("+380501234567", "002")
     assert repo.claims_for(["+380501234567"], later) == {}
+
+
+def test_two_operators_racing_for_one_missed_call_never_both_get_it_b10(db_url: str) -> None:
+    # Two agents sharing the database, each its own connection, claim the same numbers
+    # at the same moment: for each number exactly one wins, and both are told who.
+    with Storage.open_sync(db_url) as mine, Storage.open_sync(db_url) as theirs:
+        agents = [(mine, "001"), (theirs, "002")]
+        with ThreadPoolExecutor(len(agents)) as pool:
+            for n in range(20):
+                number = f"+38050123{n:04d}"
+                together = threading.Barrier(len(agents))
+                holders = list(
+                    pool.map(lambda a, b=together, x=number: claim_at_once(*a, b, x), agents)
+                )
+                assert holders[0] == holders[1] in ("001", "002"), (number, holders)
+                stored = mine.call(MissedRepository(mine.db).claims_for, [number], T0)
+                assert stored[number].claimed_by == holders[0]
+
+
+def claim_at_once(storage: Storage, ext: str, together: threading.Barrier, number: str) -> str:
+    """On the agent's storage worker: wait for the teammate, then claim; who holds it."""
+
+    def claim() -> str:
+        together.wait(timeout=10)
+        until = T0 + timedelta(hours=1)
+        return MissedRepository(storage.db).claim(number, ext, T0, until).claimed_by
+
+    return storage.call(claim)
 
 
 # ------------------------------------------------------------------ the SQL pick is the spec's
