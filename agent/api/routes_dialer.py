@@ -409,6 +409,12 @@ def _register_lists(api: Registry) -> None:
                 "source": {"type": "string", "enum": ["planned", "missed", "contacts"]},
                 "mode": {"type": "string", "enum": ["append", "replace"]},
                 "until": {"type": "string", "format": "date-time", "description": "planned"},
+                "scope": {
+                    "type": "string",
+                    "enum": ["mine", "team"],
+                    "description": "planned: this operator's and unassigned events (default), "
+                    "or the whole team's",
+                },
                 "from": {"type": "string", "enum": ["pbx", "journal"], "description": "missed"},
                 "contact_ids": {"type": "array", "items": {"type": "integer"}},
             },
@@ -425,7 +431,10 @@ def _register_lists(api: Registry) -> None:
         match body.get("source"):
             case "planned":
                 until = _until(body.get("until"), service.clock())
-                result = await service.lists.add_planned(list_id, until, mode)
+                scope = body.get("scope", "mine")
+                if scope not in ("mine", "team"):
+                    raise InvalidInput("scope must be mine or team", field="scope")
+                result = await service.lists.add_planned(list_id, until, mode, team=scope == "team")
             case "missed":
                 source = body.get("from", "pbx")
                 if source not in ("pbx", "journal"):

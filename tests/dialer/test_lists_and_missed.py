@@ -194,10 +194,10 @@ async def test_fill_from_planned_events_takes_the_operators_own_and_unassigned_o
     assert sorted(rows) == [A, C], "a teammate's planned call stays theirs (manual §6)"
     assert rows[A]["next_dial_at"] == soon.isoformat() and rows[A]["planned_event"]
     # Asked for, the whole team's: the teammate's event comes too.
-    lists = agent.agent.services.dialer.lists
-    main = await lists.resolve(None)
-    team = await lists.add_planned(main.id, soon, "append", team=True)
-    assert team.accepted == 1 and B in await by_number(agent)
+    refused = await agent.api("POST", "/api/dial-list/fill", {"source": "planned", "scope": "x"})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "scope"
+    team = await ok(agent, "POST", "/api/dial-list/fill", {"source": "planned", "scope": "team"})
+    assert team["accepted"] == 1 and B in await by_number(agent)
 
 
 async def missed_call(agent: AgentHandle, sim: SimControl, number: str) -> dict[str, Any]:
