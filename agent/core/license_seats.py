@@ -118,15 +118,25 @@ def distinct_operators(holders: Sequence[SeatHolder]) -> tuple[SeatHolder, ...]:
 
 
 def seat_verdict(
-    current: Standing, others: Sequence[SeatHolder], me: SeatHolder | None = None
+    current: Standing,
+    others: Sequence[SeatHolder],
+    me: SeatHolder | None = None,
+    *,
+    holding: bool = False,
 ) -> SeatVerdict:
     """May one more agent connect, with ``others`` connected now (U10)?
 
     ``others`` excludes the asking agent; ``me`` names its operator, who may already
     hold a seat from another machine (then no second seat is needed). An agent whose
     heartbeat went stale has already left ``others``, which frees its seat.
+    ``holding``: the asking agent still holds the seat it was given (its own heartbeat
+    is fresh and connected): it keeps it, even under a count lowered since (a lower
+    count refuses newcomers; nobody connected is cut off). An agent that released its
+    seat (Disconnect) or lost it (its heartbeat went stale) is a newcomer again.
     """
     held = distinct_operators(others)
+    if holding:
+        return SeatVerdict(True, current.count, held, "this agent holds its seat")
     if me is not None and any(holder.same_operator(me) for holder in held):
         return SeatVerdict(True, current.count, held, "this operator already holds a seat")
     if len(held) < current.count:

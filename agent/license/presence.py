@@ -1,26 +1,46 @@
-"""Who holds a seat now: the team-mode heartbeats of issue 6, seen through the one call
+"""Who holds a seat now: the team-mode heartbeats of issue 6, seen through the calls
 licensing needs (U10: "active = operators connected now on this database").
 
-Issue 6 (jobs & team) promises ``active_operators(exclude_agent_id) -> list`` over
-fresh heartbeats; a heartbeat that went stale has left that list, which is what frees
-a seat. Its items may be objects or mappings; :func:`holder_from` reads the fields
-licensing shows (agent id, extension, name, host, since) from either.
+- ``active_operators(exclude_agent_id) -> list``: the operators holding a seat now
+  (fresh heartbeats of agents connected or trying to); a heartbeat that went stale,
+  or an agent that disconnected, has left that list, which is what frees a seat.
+- ``claim_seat(judge)`` / ``release_seat()`` (:class:`SeatLedger`, the real heartbeats
+  of agent/jobs/presence.py): the judgement and this agent's own beat in one
+  transaction under a lock, so agents racing for the last seat admit exactly one.
+  A presence without them (a test double, the CLI reading the list) is only read.
+
+Items may be objects or mappings; :func:`holder_from` reads the fields licensing
+shows (agent id, extension, name, host, since) from either.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from agent.core.license_seats import SeatHolder
+from agent.core.license_seats import SeatHolder, SeatVerdict
 
 
 class Presence(Protocol):
     """The team's heartbeats (issue 6). May be sync or async."""
 
     def active_operators(self, exclude_agent_id: str) -> list[Any] | Awaitable[list[Any]]: ...
+
+
+V = TypeVar("V", bound=SeatVerdict)
+
+
+@runtime_checkable
+class SeatLedger(Protocol):
+    """Heartbeats that take and give back seats atomically (agent/jobs/presence.py)."""
+
+    def active_operators(self, exclude_agent_id: str) -> list[Any] | Awaitable[list[Any]]: ...
+
+    async def claim_seat(self, judge: Callable[[list[Any], bool], V]) -> V: ...
+
+    async def release_seat(self) -> None: ...
 
 
 _FIELDS = {

@@ -32,7 +32,7 @@ from agent.core.license_seats import (
     standing,
 )
 from agent.license import store
-from agent.license.presence import Presence, seat_holders
+from agent.license.presence import Presence, SeatLedger, holder_from, seat_holders
 from agent.storage.database import Storage
 
 log = logging.getLogger(__name__)
@@ -141,13 +141,35 @@ class LicenseService:
         return LicenseView(stored.client_id, current, await self.others(), stored.installed_at)
 
     async def admit(self) -> SeatVerdict:
-        """May this agent connect now (U10)? Counted against the operators connected now."""
+        """May this agent connect now (U10)? Counted against the operators connected now.
+
+        With the team's heartbeats (:class:`SeatLedger`) the count and this agent's own
+        beat are one step under a lock, so agents racing for the last seat admit
+        exactly one; an agent that still holds its seat keeps it. A presence that can
+        only be read (a test double) is counted without the lock."""
         current = await self.standing()
-        holders = await seat_holders(self.presence, self.agent_id)
-        verdict = seat_verdict(current, holders, self.me)
+        presence = self.presence
+        if isinstance(presence, SeatLedger):
+            verdict = await presence.claim_seat(
+                lambda others, holding: self._verdict(current, others, holding)
+            )
+        else:
+            holders = await seat_holders(presence, self.agent_id)
+            verdict = seat_verdict(current, holders, self.me)
         if verdict.admitted and current.required:
             log.info("licence: %s", current.message)
         return verdict
+
+    def _verdict(self, current: Standing, others: list[Any], holding: bool) -> SeatVerdict:
+        """The judgement inside the claim (on the storage worker: pure)."""
+        holders = [h for h in map(holder_from, others) if h.agent_id != self.agent_id]
+        return seat_verdict(current, holders, self.me, holding=holding)
+
+    async def release(self) -> None:
+        """Give this agent's seat back (Disconnect, a link that gave up): the operators
+        connected now no longer count it, and its next Connect asks again."""
+        if isinstance(self.presence, SeatLedger):
+            await self.presence.release_seat()
 
     async def request(self, client_code: str, count: object) -> LicenseRequest:
         """The request to send the vendor (L1); InvalidInput for a bad code or count."""

@@ -75,3 +75,12 @@ def test_a_lowered_count_refuses_newcomers_while_more_are_still_connected() -> N
 
 def test_a_holder_without_extension_or_name_is_named_by_its_agent_id() -> None:
     assert SeatHolder("host-7/agent").label == "host-7/agent"
+
+
+def test_an_agent_that_still_holds_its_seat_keeps_it_even_under_a_lowered_count() -> None:
+    """A lower count refuses newcomers; nobody connected is cut off (U10). An agent
+    that released its seat (Disconnect) or lost it (a stale beat) is a newcomer."""
+    full = standing(licensed(1))
+    kept = seat_verdict(full, [OLENA, PETRO], IVAN, holding=True)
+    assert kept.admitted and kept.held_by == (OLENA, PETRO)
+    assert not seat_verdict(full, [OLENA, PETRO], IVAN).admitted

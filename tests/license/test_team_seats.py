@@ -1,11 +1,13 @@
-"""Seats in team mode (U10, B5; issue 8 item 4): two and three real agents on one
+"""Seats in team mode (U10, B5; issue 8 item 4): two, three and four real agents on one
 PostgreSQL, counted by the team's heartbeats (issue 6, agent/jobs/presence.py),
-against the real simulator. A seat is freed when its agent quits, or when its
-heartbeat goes stale (a crashed agent).
+against the real simulator. A seat is freed when its agent quits or disconnects, or
+when its heartbeat goes stale (a crashed agent); agents starting together never both
+take the last seat; a Connect after a Disconnect asks for a seat again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -213,8 +215,6 @@ async def test_run_exits_5_when_the_licence_refuses_the_start(
         "--base-url", simulator.base_url, "--domain", simulator.domain, "--ext", "002",
     ]  # fmt: skip
     # The agent's loop must keep serving while the child asks the database: run it aside.
-    import asyncio
-
     done = await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=90
     )
@@ -222,3 +222,127 @@ async def test_run_exits_5_when_the_licence_refuses_the_start(
     assert "phonet-agent: the licence refused the start: the one licence is in use" in done.stderr
     assert "by 001 Олена Коваль on " in done.stderr
     assert "web-ui:" not in done.stdout
+
+
+async def test_agents_starting_together_for_the_last_seat_admit_exactly_one(
+    pg_url: str,  # first: the database outlives the agents on it
+    agent_factory: AgentFactory,
+    simulator: SimulatorInfo,
+    sim: SimControl,
+    team: dict[str, str],
+    vendor: Vendor,
+    test_pubkey: str,
+    tmp_path: Path,
+) -> None:
+    """Each agent takes its seat and writes its first beat in one step under the seat
+    lock, so the last seat goes to one of them, whichever comes first."""
+    sim.add_user("004", "Марія", "004@demo.ua")
+    olena = await start(agent_factory, simulator, pg_url, "001", team)
+    await install(olena, vendor, count=2)
+    names = {**team, "004": "Марія"}
+    results = await asyncio.gather(
+        *(
+            agent_factory(
+                simulator,
+                ext=ext,
+                db_url=pg_url,
+                team={"extension_users": names},
+                data_dir=tmp_path / f"racer-{ext}",  # each its own identity
+            )
+            for ext in ("002", "003", "004")
+        ),
+        return_exceptions=True,
+    )
+    started = [r for r in results if isinstance(r, AgentHandle)]
+    refused = [r for r in results if isinstance(r, LicenseError)]
+    assert (len(started), len(refused)) == (1, 2), results
+    winner = started[0].agent.options.ext
+    for error in refused:
+        assert "all 2 licences are in use, by 001 Олена Коваль on " in str(error)
+        assert f", {winner} {names[winner]} on " in str(error)
+    await wait_until(lambda: _active_exts(olena, [winner]), what="olena's tab to list the winner")
+
+
+async def test_a_connect_after_a_disconnect_asks_for_a_seat_again(
+    pg_url: str,  # first: the database outlives the agents on it
+    agent_factory: AgentFactory,
+    simulator: SimulatorInfo,
+    sim: SimControl,
+    team: dict[str, str],
+    test_pubkey: str,
+) -> None:
+    """U10 ("active" = connected to the PBX): a Disconnect gives the seat back; the
+    Connect after it (/api/connect, the tray's Connect) is checked like a start, and
+    refused it stays offline saying who holds the seat."""
+    olena = await start(agent_factory, simulator, pg_url, "001", team)
+    assert (await olena.api("POST", "/api/disconnect")).status_code == 200
+    petro = await start(agent_factory, simulator, pg_url, "002", team)  # the one seat
+    assert (await licence(petro))["active"] == []  # olena is not connected
+    told = TrayNotices(olena.agent.runtime.popups)  # as the tray's popups (issue 3)
+    olena.agent.runtime.popups = told
+
+    response = await olena.api("POST", "/api/connect")
+    assert response.status_code == 202
+
+    async def refused() -> bool:
+        status = await olena.status()
+        return status["link"] == "offline" and bool(status.get("link_reason"))
+
+    await wait_until(refused, what="olena's connect to be refused")
+    reason = (await olena.status())["link_reason"]
+    assert reason.startswith(
+        "the licence refused the connection: no licence key is installed: running as one "
+        "seat, and that seat is in use, by 002 Петро Бондар on "
+    )
+    assert olena.agent.link_status()[:2] == ("offline", False)
+    assert [c["subscriber"] for c in sim.connections()] == ["002"]  # olena never connected
+    assert [h["ext"] for h in (await licence(petro))["active"]] == []
+    ((title, body),) = told.notices  # the tray shows it as it shows a refused start
+    assert title == "The licence does not allow this"
+    assert body.startswith("The licence refused the connection: ") and "002 Петро Бондар" in body
+
+    await petro.agent.stop()  # the seat is free again: the next Connect gets it
+    assert (await olena.api("POST", "/api/connect")).status_code == 202
+    await olena.online()
+    assert (await olena.status())["link_reason"] is None
+
+
+async def test_an_agent_started_without_connecting_holds_no_seat_until_its_connect(
+    pg_url: str,  # first: the database outlives the agents on it
+    agent_factory: AgentFactory,
+    simulator: SimulatorInfo,
+    team: dict[str, str],
+    test_pubkey: str,
+) -> None:
+    """U3 auto-connect off: the start is checked (a full licence refuses it), but an
+    agent that is not connected holds no seat; its Connect asks for one."""
+    olena = await agent_factory(
+        simulator,
+        ext="001",
+        db_url=pg_url,
+        team={"extension_users": team},
+        operator={"auto_connect": False},
+    )
+    petro = await start(agent_factory, simulator, pg_url, "002", team)  # the one seat
+    assert (await licence(petro))["active"] == []
+    assert (await olena.api("POST", "/api/connect")).status_code == 202
+
+    async def refused() -> bool:
+        return "by 002 Петро Бондар on " in str((await olena.status()).get("link_reason"))
+
+    await wait_until(refused, what="olena's connect to be refused")
+    assert (await olena.status())["link"] == "offline"
+
+
+class TrayNotices:
+    """The agent's popups with the tray's ``info`` (agent/desktop/popups.py), recorded."""
+
+    def __init__(self, popups: Any) -> None:
+        self.popups = popups
+        self.notices: list[tuple[str, str]] = []
+
+    def show(self, popup: Any) -> None:
+        self.popups.show(popup)
+
+    def info(self, title: str, body: str) -> None:
+        self.notices.append((title, body))
