@@ -31,10 +31,12 @@ from agent.core.contacts import (
     PHONE_FIELD,
     Candidate,
     Contact,
+    DialProgress,
     HintTables,
     LastCall,
     Phone,
     PlannedSummary,
+    RobotAnswer,
     check_search_fields,
     describe_number,
     known_lines,
@@ -132,6 +134,8 @@ class Found:
     last_call: LastCall | None
     last_note: str | None
     planned: Event | None
+    dialing: DialProgress | None = None
+    robot: RobotAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,9 @@ class ContactService:
         self.clock = clock
         self.repo = ContactsRepository(storage.db)
         self.events = EventsRepository(storage.db)
+        # B13's "attempts, next attempt": the dialer's answer for a number, when the
+        # dialer is wired (agent/dialer/wiring.py); called on the lookup's thread.
+        self.dial_progress: Callable[[str], tuple[int, datetime] | None] | None = None
         self.sales = SalesRepository(storage.db)
         self.calls: OrderedDict[str, CallSeen] = OrderedDict()
         self.changed_listeners: list[Callable[[], None]] = []  # contacts merged or deleted
@@ -302,7 +309,13 @@ class ContactService:
             return Found(key, [], last_call, None, None)
         best = found[0]
         planned = None if best.planned_id is None else self.events.get(best.planned_id)
-        return Found(key, [f.match for f in found], last_call, best.last_note, planned)
+        contact_id = best.match.contact.id
+        answer = None if contact_id is None else self.events.last_robot_answer(contact_id)
+        robot = RobotAnswer(*answer) if answer is not None else None
+        progress = self.dial_progress(key) if self.dial_progress is not None else None
+        dialing = DialProgress(*progress) if progress is not None else None
+        matches = [f.match for f in found]
+        return Found(key, matches, last_call, best.last_note, planned, dialing, robot)
 
     def lines_of(
         self, found: Found, hint: NumberHint | None, lang: str | None = None
@@ -326,6 +339,8 @@ class ContactService:
             own_ext=self.own_ext,
             tz=self.tz,
             lang=lang,
+            dialing=found.dialing,
+            robot=found.robot,
         )
 
     def hint_of(self, key: str, lang: str | None = None) -> NumberHint | None:

@@ -289,6 +289,23 @@ class PlannedSummary:
     notes: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class DialProgress:
+    """The number in the operator's dial list (B13): tries so far and the next one."""
+
+    attempts: int
+    next_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RobotAnswer:
+    """The contact's latest answer to the robot dialer (B13, J2)."""
+
+    dtmf: str
+    importance: str
+    at: datetime
+
+
 _PHRASES: Final[dict[str, dict[str, str]]] = {
     "en": {
         "matches": "{n} contacts have this number: yours first, then the most recent",
@@ -297,6 +314,8 @@ _PHRASES: Final[dict[str, dict[str, str]]] = {
         "note": "Note: {text}",
         "planned": "Planned: {when}, {what}",
         "responsible": "Responsible: {ext}",
+        "dialing": "Auto-dial: {n} attempt(s), next {when}",
+        "robot": "Robot: pressed {dtmf} ({importance}), {when}",
         "seen": "Seen before: {when}, {result}",
         "unseen": "Not seen before",
     },
@@ -307,6 +326,8 @@ _PHRASES: Final[dict[str, dict[str, str]]] = {
         "note": "Примітка: {text}",
         "planned": "Заплановано: {when}, {what}",
         "responsible": "Відповідальний: {ext}",
+        "dialing": "Автодзвін: спроб {n}, наступна {when}",
+        "robot": "Робот: натиснуто {dtmf} ({importance}), {when}",
         "seen": "Дзвонив раніше: {when}, {result}",
         "unseen": "Раніше не дзвонив",
     },
@@ -317,6 +338,8 @@ _PHRASES: Final[dict[str, dict[str, str]]] = {
         "note": "Примечание: {text}",
         "planned": "Запланировано: {when}, {what}",
         "responsible": "Ответственный: {ext}",
+        "dialing": "Автодозвон: попыток {n}, следующая {when}",
+        "robot": "Робот: нажато {dtmf} ({importance}), {when}",
         "seen": "Звонил раньше: {when}, {result}",
         "unseen": "Раньше не звонил",
     },
@@ -415,6 +438,8 @@ def known_lines(
     own_ext: str,
     tz: tzinfo,
     lang: str,
+    dialing: DialProgress | None = None,
+    robot: RobotAnswer | None = None,
 ) -> tuple[str, ...]:
     """B13's lines for a known contact, most useful first."""
     lang = language_of(lang)
@@ -437,6 +462,12 @@ def known_lines(
         lines.append(
             words["planned"].format(when=format_when(planned.planned_at, tz, lang), what=what)
         )
+    if dialing is not None:
+        when = format_when(dialing.next_at, tz, lang)
+        lines.append(words["dialing"].format(n=dialing.attempts, when=when))
+    if robot is not None:
+        when = format_when(robot.at, tz, lang)
+        lines.append(words["robot"].format(dtmf=robot.dtmf, importance=robot.importance, when=when))
     if responsible_ext and responsible_ext != own_ext:
         lines.append(words["responsible"].format(ext=responsible_ext))
     return tuple(lines)

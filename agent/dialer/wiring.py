@@ -95,6 +95,9 @@ async def attach_dialer(agent: Agent) -> DialerService:
         changed=lambda: publish(participant.core.view()),
     )
     participant.entries_moved = progress.moved
+    contacts = getattr(services, "contacts", None)
+    if contacts is not None:  # B13: the popup says the number's attempts and next try
+        contacts.dial_progress = lambda number: repo.number_progress(number, ext)
     service = DialerService(
         participant=participant,
         lists=lists,

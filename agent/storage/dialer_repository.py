@@ -569,6 +569,18 @@ class DialerRepository(SqlRepository):
             )
         ]
 
+    def number_progress(self, number: str, operator_ext: str) -> tuple[int, datetime] | None:
+        """(attempts, next dial) of ``number`` still to call in the operator's lists (B13:
+        the popup says it), the soonest if it is in several."""
+        found = self.rows(
+            "SELECT e.attempts, e.next_dial_at FROM dial_entries e "
+            "JOIN dial_lists l ON l.id = e.list_id "
+            f"WHERE e.number = ? AND l.owner_ext = ? AND e.{_PICKABLE_SQL} "
+            "ORDER BY e.next_dial_at LIMIT 1",
+            (number, operator_ext),
+        )
+        return (int(found[0][0]), utc(found[0][1])) if found else None
+
     def last_call(self, operator_ext: str) -> str | None:
         """The uuid of the operator's newest attempt when its outcome is written (A5: its
         event may still hold the dialer after a restart); None when that attempt is

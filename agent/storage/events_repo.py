@@ -252,6 +252,23 @@ class EventsRepository:
         )
         return str(rows[0][0]) if rows else None
 
+    def last_robot_answer(self, contact_id: int) -> tuple[str, str, datetime] | None:
+        """(DTMF code, importance, call time) of the contact's newest robot event (B13,
+        J2: agent/jobs/events.py keeps the code in ``fields.dtmf``)."""
+        rows = self.sql.rows(
+            "SELECT fields, importance, planned_at, created_at FROM events "
+            "WHERE contact_id = ? AND source = 'robot' ORDER BY created_at DESC LIMIT 1",
+            (contact_id,),
+        )
+        if not rows:
+            return None
+        fields, importance, planned_at, created_at = rows[0]
+        data = fields if isinstance(fields, dict) else json.loads(fields or "{}")
+        at = to_utc(planned_at) or to_utc(created_at)
+        if at is None:
+            return None
+        return str(data.get("dtmf", "?")), str(importance), at
+
     def recent(self, contact_id: int, limit: int = 10) -> list[Event]:
         """The contact's last events, newest first, declined ones left out (U9)."""
         return self._select(

@@ -10,7 +10,7 @@ import pytest
 
 from agent.contacts.service import NotFound
 from agent.contacts.shapes import parse_contact
-from agent.core.call_events import EventDraft, EventState
+from agent.core.call_events import EventDraft, EventSource, EventState
 from agent.core.errors import InvalidInput
 from agent.core.events import CallInfo, Direction
 from agent.core.journal import JournalEntry, Source
@@ -128,6 +128,40 @@ async def test_the_call_context_names_the_contact_and_its_b13_facts(area: Area) 
     [published] = area.topics("call_context")
     assert published["planned_event_id"] == planned.id and published["matches"] == 1
     assert area.contacts.calls["2" * 32].contact_id == contact.id
+
+
+async def test_the_call_context_tells_the_dial_lists_attempts_and_the_robots_answer_b13(
+    area: Area,
+) -> None:
+    contact = await area.add("Олена", "+380442249895")
+    assert contact.id is not None
+    robot_call = area.clock.now - timedelta(hours=3)
+    await area.events.create_event(
+        EventDraft(
+            operator_ext="robot",
+            contact_id=contact.id,
+            importance="high",
+            planned_at=robot_call,
+            notes="DTMF 1",
+            fields={"robot_call_id": "r-1", "dtmf": "1"},
+            state=EventState.SAVED,
+            source=EventSource.ROBOT,
+        )
+    )
+    next_try = area.clock.now + timedelta(hours=1)
+    asked: list[str] = []
+
+    def progress(number: str) -> tuple[int, datetime]:
+        asked.append(number)
+        return 2, next_try
+
+    area.contacts.dial_progress = progress
+    call = CallInfo("4" * 32, Direction.IN, "001", "044 224 98 95", False, area.clock.now)
+    context = await area.contacts.call_context(call)
+    assert context is not None
+    assert "Auto-dial: 2 attempt(s), next 2024-03-15 13:00" in context.details
+    assert "Robot: pressed 1 (high), 2024-03-15 09:00" in context.details
+    assert asked == ["+380442249895"]  # asked by the normalised number
 
 
 async def test_an_unknown_number_gets_region_operator_and_seen_before(area: Area) -> None:

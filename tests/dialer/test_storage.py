@@ -58,6 +58,17 @@ def test_entries_keep_their_order_and_move_up_and_down_m6(repo: Repo) -> None:
     assert repo.delete_entry(c.id) and repo.count(list_id) == 2
 
 
+def test_a_numbers_attempts_and_next_try_are_told_for_the_popup_b13(repo: Repo) -> None:
+    mine = repo.create_list("001", "Leads", T0)
+    theirs = repo.create_list("002", "Leads", T0)
+    add(repo, theirs, NewEntry("+380500000009"))
+    [entry] = add(repo, mine, NewEntry("+380500000009"))
+    assert repo.number_progress("+380500000009", "001") == (0, entry.next_dial_at)
+    assert repo.number_progress("+380500000001", "001") is None
+    repo.skip_entry(entry.id)
+    assert repo.number_progress("+380500000009", "001") is None  # nothing left to call
+
+
 def test_replace_keeps_only_the_entry_being_called(repo: Repo) -> None:
     list_id = repo.create_list("001", "Leads", T0)
     first, _ = add(repo, list_id, NewEntry("+380500000001"), NewEntry("+380500000002"))
