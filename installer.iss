@@ -162,8 +162,13 @@ Root: HKA; Subkey: "{#CapabilitiesKey}\URLAssociations"; ValueType: string; Valu
 Root: HKA; Subkey: "{#CapabilitiesKey}\URLAssociations"; ValueType: string; ValueName: "callto"; ValueData: "{#ProgId}"
 Root: HKA; Subkey: "Software\RegisteredApplications"; ValueType: string; ValueName: "{#AppName}"; ValueData: "{#CapabilitiesKey}"; Flags: uninsdeletevalue
 ; What toasts show for the AppUserModelID (agent/winsupport.py register_toast_identity).
+; The agent's notifier (desktop-notifier, named after the AppUserModelID) rewrites this
+; key at run time; uninsdeletekey removes it whatever it then holds.
 Root: HKCU; Subkey: "Software\Classes\AppUserModelId\{#AppUserModelID}"; ValueType: string; ValueName: "DisplayName"; ValueData: "{#AppName}"; Flags: uninsdeletekey
 Root: HKCU; Subkey: "Software\Classes\AppUserModelId\{#AppUserModelID}"; ValueType: string; ValueName: "IconUri"; ValueData: "{app}\agent.ico"
+; Earlier builds' --selftest named its notifier "Phonet Agent", which wrote this key:
+; removed on install and on uninstall, never created.
+Root: HKCU; Subkey: "Software\Classes\AppUserModelId\{#AppName}"; Flags: deletekey dontcreatekey uninsdeletekey
 ; Autostart: an optional task, remembered (UsePreviousTasks); unticked removes it below.
 Root: HKCU; Subkey: "{#RunKey}"; ValueType: string; ValueName: "{#RunValueName}"; ValueData: """{app}\{#AppExeName}"" --autostart"; Tasks: autostart; Flags: uninsdeletevalue
 

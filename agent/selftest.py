@@ -1,8 +1,11 @@
 """``--selftest``: which desktop backends this build chose, and whether the core works.
 
-Prints ONE JSON line (contracts.md §2) and exits 0 when the core works (a loopback
+Prints ONE JSON line (contracts.md §2) and exits 0 when the core works: a loopback
 HTTP and WebSocket round trip through the same Starlette/uvicorn/httpx/websockets stack
-the agent uses). Each backend gets ``{"backend": name, "probe": result}`` where the
+the agent uses, every agent module and every library the agent loads on first use
+importing (``imports``), and the paths behind them working (``features``: a tiny xlsx
+written and read back through agent.files, the numbering plan's data, an Ed25519
+signature). Each backend gets ``{"backend": name, "probe": result}`` where the
 result is ``"ok"``, ``"ok: <detail>"`` or ``"unavailable: <reason>"`` (wine cannot run
 WinRT toasts or the WebView2 window; a headless Linux box has no tray).
 
@@ -34,6 +37,7 @@ from agent.tray_backend import (
 )
 
 PROBE_TIMEOUT_S = 10.0
+IMPORTS_TIMEOUT_FACTOR = 6  # some 200 modules, from a slow disk or under wine
 HOST_PROBE_TIMEOUT_S = 3.0  # a tray host that does not answer in 3 s is not there
 SELFTEST_SERVICE = "Phonet Agent selftest"  # never the real service: contracts.md §2
 
@@ -206,7 +210,17 @@ def _notifier_probe(name_box: list[str]) -> str:
     async def capabilities() -> str:
         from desktop_notifier import DesktopNotifier
 
-        notifier = DesktopNotifier(app_name="Phonet Agent")
+        from agent import winsupport
+
+        # The agent's own identity (agent/desktop/popups.py): on Windows desktop-notifier
+        # writes HKCU\Software\Classes\AppUserModelId\<app_name>, which must be the key
+        # the installer registers and its uninstaller removes (installer.iss).
+        if sys.platform == "win32":
+            notifier = DesktopNotifier(app_name=winsupport.APP_USER_MODEL_ID, app_icon=None)
+            with contextlib.suppress(OSError):
+                winsupport.register_toast_identity()  # the product's name, not the id
+        else:
+            notifier = DesktopNotifier(app_name=winsupport.APP_NAME, app_icon=None)
         caps = await asyncio.wait_for(notifier.get_capabilities(), PROBE_TIMEOUT_S)
         return f"ok: {len(caps)} capabilities"
 
@@ -372,6 +386,167 @@ def _run_windows_probes(timeout: float) -> dict[str, str]:
     return {name: _with_timeout(fn, timeout) for name, fn in probes.items()}
 
 
+# ---------------------------------------------------------------- the agent's own paths
+
+# The start path: what `agent.exe` and `agent.exe demo` import before the tray shows.
+STARTUP_MODULES = (
+    "agent.cli",
+    "agent.app",
+    "agent.demo",
+    "agent.desktop.wiring",
+    "agent.desktop.shell",
+    "agent.window",
+)
+# Third-party modules the agent imports inside functions, on first use (workbooks,
+# PostgreSQL, MS SQL, licences, the numbering plan's data): a frozen build's import
+# scan can miss one, and a missing DLL of a compiled one shows only when an operator
+# uses the feature. tests/packaging/test_packaging_selftest.py keeps this list in step
+# with the imports in agent/.
+LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "all": (
+        "cryptography.exceptions",
+        "cryptography.hazmat.primitives.asymmetric.ed25519",
+        "cryptography.hazmat.primitives.serialization",
+        "desktop_notifier",
+        "filelock",
+        "keyring",
+        "keyring.errors",
+        "lxml.etree",
+        "openpyxl",
+        "openpyxl.cell",
+        "openpyxl.styles",
+        "openpyxl.utils",
+        "phonenumbers",
+        "phonenumbers.carrier",
+        "phonenumbers.carrierdata",
+        "phonenumbers.geocoder",
+        "phonenumbers.geodata",
+        "phonenumbers.geodata.locale",
+        "phonenumbers.timezone",
+        "phonenumbers.tzdata",
+        "psycopg2",
+        "psycopg2.extensions",
+        "psycopg2.extras",
+        "pymssql",
+        "python_calamine",
+        "truststore",
+        "webview",
+    ),
+    "win32": ("winreg",),
+    "linux": (
+        "Xlib.X",
+        "Xlib.XK",
+        "Xlib.display",
+        "Xlib.error",
+        "dbus_fast.aio",
+        "jeepney.bus_messages",
+        "jeepney.io.blocking",
+    ),
+}
+
+
+def lazy_modules(system: str) -> tuple[str, ...]:
+    return LAZY_MODULES["all"] + LAZY_MODULES.get(system, ())
+
+
+def _import(name: str) -> str:
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # an ImportError, or whatever the module raised loading
+        return f"unavailable: {_reason(exc)}"
+    return "ok"
+
+
+def _agent_modules() -> str:
+    """Every module of the agent package, found as the frozen build's importer lists
+    them (a ``__main__`` module runs its program when imported and is left out)."""
+    import pkgutil
+
+    names = [
+        m.name
+        for m in pkgutil.walk_packages(agent.__path__, "agent.", onerror=lambda _name: None)
+        if m.name.rpartition(".")[2] != "__main__"
+    ]
+    failed = {name: result for name in names if (result := _import(name)) != "ok"}
+    if not names:
+        return "unavailable: no agent module found"
+    if failed:
+        first = "; ".join(f"{n}: {r.removeprefix('unavailable: ')}" for n, r in failed.items())
+        return f"unavailable: {len(failed)} of {len(names)} failed: {first}"[:600]
+    return f"ok: {len(names)} modules"
+
+
+def _import_probes(system: str) -> dict[str, str]:
+    report = {name: _import(name) for name in STARTUP_MODULES}
+    report["agent"] = _agent_modules()
+    report.update({name: _import(name) for name in lazy_modules(system)})
+    return report
+
+
+def _imports_probe(system: str, timeout: float) -> dict[str, str]:
+    found: dict[str, str] = {}
+
+    def probe() -> str:
+        found.update(_import_probes(system))
+        return "ok"
+
+    outcome = _with_timeout(probe, timeout)
+    return dict(found) if outcome == "ok" else {"all": outcome}
+
+
+def _files_probe() -> str:
+    """A tiny workbook through agent.files: written by openpyxl, read by calamine."""
+    import io
+
+    from agent.files import Sheet, read_table, write_xlsx
+
+    rows = [["Оксана Мельник", "+380442249895"]]
+    stream = io.BytesIO()
+    write_xlsx(stream, [Sheet("selftest", ["name", "number"], rows)])
+    table = read_table(stream.getvalue(), "selftest.xlsx")
+    read = table.head(2)
+    if read != [["name", "number"], rows[0]]:
+        return f"unavailable: read back {read!r}"
+    return f"ok: xlsx written and read back ({len(stream.getvalue())} bytes)"
+
+
+def _numbers_probe() -> str:
+    """The numbering plan's data (B14, B3), loaded on first use through agent.core."""
+    from agent.core.numbers import hint, local_time_zone
+
+    found = hint("+380501234567", "en")
+    zone = local_time_zone("+380442249895")
+    if not (found.operator and zone):
+        return f"unavailable: operator {found.operator!r}, time zone {zone!r}"
+    return f"ok: {found.operator}, {zone}"
+
+
+def _licence_probe() -> str:
+    """Ed25519 through cryptography's Rust binding, as product keys are checked (L1)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    signature = key.sign(b"selftest")
+    key.public_key().verify(signature, b"selftest")
+    try:
+        key.public_key().verify(signature, b"tampered")
+    except InvalidSignature:
+        return "ok: Ed25519 sign and verify"
+    return "unavailable: a tampered message verified"
+
+
+def _feature_probes(timeout: float) -> dict[str, str]:
+    probes: dict[str, Callable[[], str]] = {
+        "files": _files_probe,
+        "numbers": _numbers_probe,
+        "licence": _licence_probe,
+    }
+    return {name: _with_timeout(fn, timeout) for name, fn in probes.items()}
+
+
 # ---------------------------------------------------------------- the report
 
 
@@ -381,7 +556,8 @@ def run_selftest(
     """Probe every backend and the loopback round trip; never raises, never hangs.
 
     ``environ`` decides the display-dependent choices (default: ``os.environ``).
-    ``ok`` is True when the core works: HTTP and WebSocket both answered.
+    ``ok`` is True when the core works: HTTP and WebSocket both answered, and every
+    ``imports`` and ``features`` probe is ok (the backends may be unavailable).
     """
     env = os.environ if environ is None else environ
     system = sys.platform
@@ -414,7 +590,16 @@ def run_selftest(
         "loopback": loopback,
         "windows": _windows_probes(timeout),
     }
-    report["ok"] = loopback["http"] == "ok" and loopback["websocket"] == "ok"
+    # Last: importing every agent module also imports pystray, which picks its backend.
+    imports = _imports_probe(system, IMPORTS_TIMEOUT_FACTOR * timeout)
+    features = _feature_probes(timeout)
+    report["imports"] = imports
+    report["features"] = features
+    report["ok"] = (
+        loopback["http"] == "ok"
+        and loopback["websocket"] == "ok"
+        and all(v.startswith("ok") for v in [*imports.values(), *features.values()])
+    )
     return report
 
 

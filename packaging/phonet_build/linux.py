@@ -11,13 +11,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
 from phonet_build.assets import make_icon
 from phonet_build.common import BUILD, CACHE, EXE_NAME, PACKAGING, ROOT, BuildError, run, say
-from phonet_build.freeze import FreezePaths, parse_selftest, pyinstaller_args
+from phonet_build.freeze import (
+    TOKEN,
+    FreezePaths,
+    demo_problems,
+    parse_selftest,
+    partial_output,
+    pyinstaller_args,
+    start_path_problems,
+)
 from phonet_build.winpython import BUILD_REQUIREMENTS, constraints_from_venv
 
 LINUX_VENV = CACHE / "linux-venv"
@@ -90,6 +100,7 @@ def linux_selftest_problems(report: dict[str, object], *, desktop: bool) -> list
     problems = []
     if report.get("platform") != "linux" or report.get("frozen") is not True:
         problems.append(f"not a frozen Linux run: {report.get('platform')}")
+    problems += start_path_problems(report)
     if report.get("ok") is not True:
         problems.append(f"the core failed: {report.get('loopback')}")
     if desktop:
@@ -134,9 +145,29 @@ def selftest_linux() -> str:
     return summary + ("" if desktop_tools else " (headless only: no Xvfb/D-Bus/dunst)")
 
 
+def demo_linux(timeout: float = 180) -> str:
+    """A real start of the frozen agent, headless: ``demo --once`` (freeze.demo_windows)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    with tempfile.TemporaryDirectory(prefix="phonet-demo-") as data:
+        cmd: list[str | Path] = [LINUX_EXE, "demo", "--once", "--speed", "4", "--data-dir", data]
+        try:
+            proc = run(cmd, env=env, check=False, timeout=timeout, quiet=True)
+            code: int | None = proc.returncode
+            output = proc.stdout
+        except subprocess.TimeoutExpired as exc:
+            code, output = None, partial_output(exc)
+    output = TOKEN.sub("#token=…", output)  # the web UI's session token: never kept
+    print(output, flush=True)
+    (BUILD / "demo-linux.log").write_text(f"{output}\n[exit {code}]\n", "utf-8")
+    problems = demo_problems(code, output)
+    if problems:
+        raise BuildError("Linux demo --once: " + "; ".join(problems) + " (demo-linux.log)")
+    return "demo --once: 5 calls journaled"
+
+
 def build_linux() -> str:
     if not sys.platform.startswith("linux"):
         raise BuildError("the Linux onedir is built on Linux")
-    notes = [ensure_linux_venv(), freeze_linux(), selftest_linux()]
+    notes = [ensure_linux_venv(), freeze_linux(), selftest_linux(), demo_linux()]
     say("; ".join(notes))
     return "; ".join(notes)

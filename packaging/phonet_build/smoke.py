@@ -18,19 +18,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from phonet_build.common import BUILD, CACHE, PACKAGING, ROOT, BuildError, run, say
-from phonet_build.freeze import parse_selftest, windows_selftest_problems
+from phonet_build.display import virtual_display
+from phonet_build.freeze import NO_ERROR_DIALOG, parse_selftest, windows_selftest_problems
 from phonet_build.inno import compile_setup
 from phonet_build.toolchain import ensure_apt_packages, ensure_inno, wine_env
+from phonet_build.wineshim import install_shims
 from phonet_build.winpython import to_windows_path
 
 SMOKE = BUILD / "smoke"
@@ -38,12 +39,16 @@ PREFIX = CACHE / "wine-smoke"
 HOLDER_ISS = PACKAGING / "smoke" / "mutex-holder.iss"
 RUN_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run"
 WEBVIEW2_KEY = r"HKCU\Software\Microsoft\EdgeUpdate\Clients\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}"
+TOAST_KEY = r"HKCU\Software\Classes\AppUserModelId\Phonet.Agent"
+# Written by earlier builds' --selftest (its notifier was named "Phonet Agent").
+LEGACY_TOAST_KEY = r"HKCU\Software\Classes\AppUserModelId\Phonet Agent"
 AGENT_KEYS = [
     r"HKCU\Software\Classes\tel",
     r"HKCU\Software\Classes\callto",
     r"HKCU\Software\Classes\PhonetAgent.Url",
     r"HKCU\Software\Phonet\Phonet Agent",
-    r"HKCU\Software\Classes\AppUserModelId\Phonet.Agent",
+    TOAST_KEY,
+    LEGACY_TOAST_KEY,
 ]
 
 
@@ -55,30 +60,6 @@ def app_id() -> str:
     if match is None:
         raise BuildError("installer.iss has no AppId")
     return match.group(1)
-
-
-@contextmanager
-def virtual_display() -> Iterator[str]:
-    """A private Xvfb for the whole smoke test (one wine desktop, one display)."""
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 30)
-        number = os.read(read_fd, 64).decode().strip() if ready else ""
-        if not number:
-            raise BuildError("Xvfb did not start")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        proc.terminate()
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
 
 
 class Wine:
@@ -96,6 +77,7 @@ class Wine:
         self.wait_idle()
         run(["winecfg", "-v", "win10"], env=self.env, timeout=300, quiet=True)
         self.wait_idle()
+        install_shims(self.prefix)  # what wine 8 lacks and Windows 10 has (wineshim.py)
 
     def wait_idle(self) -> None:
         run(["wineserver", "-w"], env=self.env, timeout=600, quiet=True)
@@ -292,8 +274,9 @@ class Smoke:
             say(f"  info the shortcut {state} the AppUserModelID (real Windows decides)")
 
     def installed_agent_selftest(self) -> None:
-        proc = run(["wine", self.app_dir / "agent.exe", "--selftest"], env=self.wine.env,
-                   check=False, timeout=300)  # fmt: skip
+        # A crash at start fails fast instead of waiting on PyInstaller's dialog.
+        proc = run(["wine", self.app_dir / "agent.exe", "--selftest"],
+                   env={**self.wine.env, **NO_ERROR_DIALOG}, check=False, timeout=300)  # fmt: skip
         self.wine.wait_idle()
         try:
             problems = windows_selftest_problems(parse_selftest(proc.stdout))
@@ -305,11 +288,14 @@ class Smoke:
 
     def reinstall_remembers_autostart_and_sees_webview2(self) -> None:
         self.wine.reg_set(WEBVIEW2_KEY, "pv", "120.0.2210.91")
+        self.wine.reg_set(LEGACY_TOAST_KEY, "DisplayName", "Phonet Agent")
         code, log = self.install("reinstall-remembered")
         self.wine.wait_idle()
         self.wine.reg_delete(WEBVIEW2_KEY)
         c = self.checks
         c.check("reinstall exits 0", code == 0, f"exit {code}")
+        c.check("setup removes the toast key earlier selftests wrote",
+                not self.wine.key_exists(LEGACY_TOAST_KEY))  # fmt: skip
         c.check("autostart remembered on reinstall",
                 self.wine.reg_value(RUN_KEY, "Phonet Agent") is not None)  # fmt: skip
         c.check("WebView2 present is detected", "WebView2 runtime present: 120.0.2210.91" in log)
@@ -347,6 +333,10 @@ class Smoke:
     def uninstall_removes_every_key_and_keeps_data(self) -> None:
         c, w = self.checks, self.wine
         self.wine.reg_set(RUN_KEY, "Phonet Agent", f'"{self.app_dir}\\agent.exe" --autostart')
+        # What the running agent's notifier writes (desktop-notifier names the key after
+        # its app_name, the AppUserModelID), and an earlier selftest's key.
+        self.wine.reg_set(TOAST_KEY, "DisplayName", "Phonet.Agent")
+        self.wine.reg_set(LEGACY_TOAST_KEY, "DisplayName", "Phonet Agent")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "agent.db").write_bytes(b"smoke")
         self.uninstall("uninstall")

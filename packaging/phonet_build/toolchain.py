@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from phonet_build.common import CACHE, ON_WINDOWS, BuildError, is_root, run, say
+from phonet_build.wineshim import install_shims
 
 APT_PACKAGES = ["wine", "wine64", "wine32:i386", "xvfb", "xauth"]
 # ISCC.exe, Setup.e32, setup.exe and unins000.exe are PE32: without wine32:i386,
@@ -172,7 +173,8 @@ def ensure_wine_prefix() -> str:
         return "not needed on Windows"
     marker = WINEPREFIX / ".phonet-win10"
     if marker.exists():
-        return "present"
+        shims = install_shims(WINEPREFIX)
+        return "present" + (f", added {', '.join(shims)}" if shims else "")
     env = wine_env()
     WINEPREFIX.parent.mkdir(parents=True, exist_ok=True)
     run(["wineboot", "--init"], env=env, timeout=600)
@@ -180,8 +182,11 @@ def ensure_wine_prefix() -> str:
     # wine 8 defaults to Windows 7, which MinVersion=10.0 refuses (windows-packaging.md).
     run(["winecfg", "-v", "win10"], env=env, timeout=300)
     run(["wineserver", "-w"], env=env, timeout=300)
+    # What wine 8 lacks and Windows 10 has (wineshim.py): for PyInstaller's analysis,
+    # which imports modules, and for the frozen agent's runs in this prefix.
+    shims = install_shims(WINEPREFIX)
     marker.write_text("win10\n", encoding="utf-8")
-    return "created"
+    return "created" + (f" with {', '.join(shims)}" if shims else "")
 
 
 def ensure_toolchain() -> str:
@@ -190,5 +195,9 @@ def ensure_toolchain() -> str:
         f"inno: {ensure_inno()}",
         f"prefix: {ensure_wine_prefix()}",
     ]
+    if ON_WINDOWS:
+        from phonet_build.winpython import check_windows_lock
+
+        parts.append(f"lock: {check_windows_lock()}")
     say("; ".join(parts))
     return "; ".join(parts)

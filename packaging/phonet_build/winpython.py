@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import re
 import shutil
 import tomllib
 import zipfile
@@ -39,6 +40,15 @@ SITE_PACKAGES = WINPYTHON / "Lib" / "site-packages"
 BUILD_REQUIREMENTS = PACKAGING / "requirements-build.txt"
 # Pinned by the Linux .venv (what the tests ran on) so both builds carry one version.
 NOT_CONSTRAINED = {"phonet-agent", "pip", "setuptools", "wheel"}
+# Every version the Windows Python holds after this step: windows.yml installs with it
+# as constraints, so the native Windows build matches the wine build.
+WINDOWS_LOCK = PACKAGING / "constraints-windows.txt"
+LOCK_HEADER = """\
+# Written by `python3 dev.py package` (packaging/phonet_build/winpython.py): every
+# distribution in the wine build's Windows Python, i.e. the Linux .venv's versions
+# plus the Windows-only packages. .github/workflows/windows.yml installs with it as
+# constraints (-c). Do not edit: change pyproject.toml or the .venv and re-run.
+"""
 
 
 def windows_wine_env() -> dict[str, str]:
@@ -69,12 +79,12 @@ def project_requirements() -> list[str]:
     return deps
 
 
-def constraints_from_venv() -> list[str]:
+def constraints_from_venv(exclude: set[str] = NOT_CONSTRAINED) -> list[str]:
     """``name==version`` for every distribution in the running (.venv) Python."""
     pins = set()
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"]
-        if name and name.lower() not in NOT_CONSTRAINED:
+        if name and name.lower() not in exclude:
             pins.add(f"{name}=={dist.version}")
     return sorted(pins, key=str.lower)
 
@@ -175,6 +185,67 @@ def _read_lines(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
+def windows_pins(site_packages: Path = SITE_PACKAGES) -> list[str]:
+    """``name==version`` of every distribution in the Windows Python (read from its
+    ``*.dist-info`` natively), the agent itself left out."""
+    pins = set()
+    for dist in importlib.metadata.distributions(path=[str(site_packages)]):
+        name = dist.metadata["Name"]
+        if name and name.lower() != "phonet-agent":
+            pins.add(f"{name}=={dist.version}")
+    return sorted(pins, key=str.lower)
+
+
+def lock_text(pins: list[str]) -> str:
+    return LOCK_HEADER + "".join(f"{pin}\n" for pin in pins)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
+def read_lock(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[_canonical(name)] = version.strip()
+    return pins
+
+
+def lock_problems(installed: list[str], lock: dict[str, str]) -> list[str]:
+    """Each installed ``name==version`` that the lock does not pin to that version."""
+    problems = []
+    for pin in installed:
+        name, version = pin.split("==", 1)
+        locked = lock.get(_canonical(name))
+        if locked is None:
+            problems.append(f"{name} {version} is not in constraints-windows.txt")
+        elif locked != version:
+            problems.append(f"{name} {version}, locked at {locked}")
+    return problems
+
+
+def check_windows_lock() -> str:
+    """On Windows (windows.yml): the build Python holds exactly the wine build's versions."""
+    installed = constraints_from_venv(exclude={"phonet-agent"})
+    problems = lock_problems(installed, read_lock(WINDOWS_LOCK.read_text(encoding="utf-8")))
+    if problems:
+        raise BuildError("the build Python differs from the wine build: " + "; ".join(problems))
+    return f"{len(installed)} distributions as locked"
+
+
+def write_windows_lock() -> str:
+    """packaging/constraints-windows.txt: what the wine build installed, so windows.yml
+    installs the same versions (the Linux .venv's, plus the Windows-only packages)."""
+    text = lock_text(windows_pins())
+    if WINDOWS_LOCK.is_file() and WINDOWS_LOCK.read_text(encoding="utf-8") == text:
+        return "constraints-windows.txt current"
+    WINDOWS_LOCK.write_text(text, encoding="utf-8")
+    return "constraints-windows.txt rewritten (commit it)"
+
+
 def ensure_windows_python() -> str:
     notes = []
     if not (WIN_PY.is_file() and (SITE_PACKAGES / "pip").is_dir()):
@@ -183,8 +254,30 @@ def ensure_windows_python() -> str:
     version = win_python("-c", "import sys; print(sys.version.split()[0])", quiet=True).strip()
     notes.append(f"Windows CPython {version}")
     notes.append(_install_requirements())
+    notes.append(write_windows_lock())
     say("; ".join(notes))
     return "; ".join(notes)
+
+
+def wheel_problems(wheel: Path, root: Path = ROOT) -> list[str]:
+    """Folders of agent/ whose modules the wheel leaves out, and why it does.
+
+    setup.py's find_packages() skips a folder without ``__init__.py``; the editable
+    .venv still imports it (a namespace package), so only a wheel or a frozen build
+    shows the gap, and then as a ModuleNotFoundError at the agent's start."""
+    with zipfile.ZipFile(wheel) as zf:
+        shipped = set(zf.namelist())
+    left_out: dict[str, int] = {}
+    for path in sorted((root / "agent").rglob("*.py")):
+        name = path.relative_to(root).as_posix()
+        if "__pycache__" not in path.parts and name not in shipped:
+            folder = path.parent.relative_to(root).as_posix()
+            left_out[folder] = left_out.get(folder, 0) + 1
+    return [
+        f"{folder}/ ({count} modules) is not in the wheel"
+        + ("" if (root / folder / "__init__.py").is_file() else ": it has no __init__.py")
+        for folder, count in left_out.items()
+    ]
 
 
 def install_project_wheel() -> None:
@@ -197,6 +290,9 @@ def install_project_wheel() -> None:
         quiet=True,
     )
     wheel = next(out.glob("phonet_agent-*.whl"))
+    problems = wheel_problems(wheel)
+    if problems:
+        raise BuildError("the agent's wheel is incomplete: " + "; ".join(problems))
     win_python(
         "-m", "pip", "install", "--no-deps", "--force-reinstall", "--no-warn-script-location",
         to_windows_path(wheel),

@@ -3,6 +3,8 @@ result, a real loopback HTTP and WebSocket round trip, exit 0 when the core work
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from agent.selftest import (
+    LAZY_MODULES,
+    STARTUP_MODULES,
     _with_timeout,
     choose_tray_backend,
     choose_window_backend,
@@ -142,3 +146,94 @@ def test_a_windows_error_carries_its_hresult_in_hex() -> None:
         raise error
 
     assert _with_timeout(winrt, 5).endswith("(HRESULT 0x80040154)")
+
+
+# Imported inside functions but probed elsewhere in the selftest (tray, window, keyring)
+# or Debian's own (gi: the Linux onedir's GTK, probed by the tray and window backends).
+PROBED_BY_BACKENDS = {"gi", "gi.repository", "gi.repository.GLib", "keyring.backends.Windows"}
+
+
+def _lazy_third_party_imports() -> dict[str, set[str]]:
+    """Every module agent/ imports inside a function, outside the standard library and
+    the agent: ``import a.b`` names a.b; ``from a.b import c`` names a.b, and a.b.c when
+    that is a module. (agent/selftest.py's own probes are not the agent's paths.)"""
+    found: dict[str, set[str]] = {}
+
+    def submodule(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    for path in sorted((ROOT / "agent").rglob("*.py")):
+        if path.name == "selftest.py" and path.parent.name == "agent":
+            continue
+        for func in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                names: list[str] = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module] + [
+                        f"{node.module}.{a.name}"
+                        for a in node.names
+                        if submodule(f"{node.module}.{a.name}")
+                    ]
+                for name in names:
+                    top = name.partition(".")[0]
+                    if top != "agent" and top not in sys.stdlib_module_names:
+                        found.setdefault(name, set()).add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def test_every_library_the_agent_loads_on_first_use_is_import_checked() -> None:
+    """issue 9: a frozen build can miss a module imported inside a function (or its DLL),
+    and nothing fails until an operator uses the feature; --selftest imports each."""
+    listed = {name for names in LAZY_MODULES.values() for name in names}
+
+    def covered(name: str) -> bool:
+        return (
+            name in listed
+            or name in PROBED_BY_BACKENDS
+            or any(other.startswith(name + ".") for other in listed)  # a parent package
+        )
+
+    missing = {n: sorted(f) for n, f in _lazy_third_party_imports().items() if not covered(n)}
+
+    assert missing == {}, f"add these to agent/selftest.py LAZY_MODULES: {missing}"
+
+
+def test_the_selftest_imports_the_agent_and_walks_the_paths_behind_it() -> None:
+    report = run_selftest(environ=HEADLESS, timeout=5)
+
+    imports = report["imports"]
+    assert isinstance(imports, dict)
+    for module in (*STARTUP_MODULES, *LAZY_MODULES["all"], *LAZY_MODULES["linux"]):
+        assert imports[module] == "ok", module
+    assert imports["agent"].startswith("ok: ")
+    assert int(imports["agent"].split()[1]) > 100  # every agent module, not a few
+    features = report["features"]
+    assert isinstance(features, dict)
+    assert features["files"].startswith("ok: xlsx written and read back")
+    assert features["numbers"].startswith("ok: ")
+    assert features["licence"] == "ok: Ed25519 sign and verify"
+
+
+def test_a_module_that_fails_to_import_fails_the_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing DLL shows as the import's reason, and ``ok`` turns false (exit 1)."""
+    import agent.selftest as selftest
+
+    monkeypatch.setitem(
+        selftest.LAZY_MODULES, "linux", (*LAZY_MODULES["linux"], "phonet_not_a_module")
+    )
+
+    report = run_selftest(environ=HEADLESS, timeout=5)
+
+    imports = report["imports"]
+    assert isinstance(imports, dict)
+    assert imports["phonet_not_a_module"] == (
+        "unavailable: ModuleNotFoundError: No module named 'phonet_not_a_module'"
+    )
+    assert report["ok"] is False

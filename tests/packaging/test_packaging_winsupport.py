@@ -83,3 +83,15 @@ def test_outside_windows_the_windows_parts_refuse_clearly() -> None:
         with pytest.raises(winsupport.NotOnWindows, match="only on Windows"):
             call()
     assert issubclass(winsupport.NotOnWindows, AgentError)
+
+
+def test_uninstall_removes_the_toast_keys_the_notifier_writes() -> None:
+    """issue 9 item 3: desktop-notifier writes HKCU\\Software\\Classes\\AppUserModelId\\
+    <app_name>; the agent and --selftest name it after the AppUserModelID, whose key the
+    uninstaller deletes, and the key earlier selftests wrote under the product name goes
+    on install and uninstall."""
+    toast_key = r'Subkey: "Software\Classes\AppUserModelId\{#AppUserModelID}"'
+    assert re.search(re.escape(toast_key) + r".*Flags: uninsdeletekey", ISS)
+    legacy = r'Subkey: "Software\Classes\AppUserModelId\{#AppName}"; '
+    assert legacy + "Flags: deletekey dontcreatekey uninsdeletekey" in ISS
+    assert _define("AppName") == winsupport.APP_NAME
