@@ -19,7 +19,16 @@ from agent.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from agent.jobs.service import JobService
+    from agent.storage.jobs_repository import Claim
 
+# Why a job cannot run on this agent (agent/jobs/service.py ``Problem``).
+PROBLEM_KEYS = (
+    "jobs.problem.bad_schedule",
+    "jobs.problem.no_pbx",
+    "jobs.problem.robot_not_set",
+    "jobs.problem.no_robot_password",
+    "jobs.problem.no_events",
+)
 RUN = {
     "type": "object",
     "properties": {
@@ -45,6 +54,18 @@ JOB = {
         "schedule": {"type": "string"},
         "runnable_here": {"type": "boolean"},
         "problem": {"type": "string", "nullable": True},
+        "problem_key": {
+            "type": "string",
+            "nullable": True,
+            "enum": [*PROBLEM_KEYS, None],
+            "description": "the problem as a message key of agent/i18n, for the window",
+        },
+        "problem_params": {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": {"type": "string"},
+            "description": "the values the problem's message names (e.g. user, server)",
+        },
         "next_run_at": {"type": "string", "format": "date-time", "nullable": True},
         "running_here": {"type": "boolean"},
         "running": {
@@ -60,7 +81,19 @@ JOB = {
             },
         },
         "last_run": {**RUN, "nullable": True},
-        "holders": {"type": "array", "items": {"type": "string"}},
+        "holders": {
+            "type": "array",
+            "description": "the agents whose keyring holds the job's secret (G6)",
+            "items": {
+                "type": "object",
+                "required": ["agent_id", "host", "operator"],
+                "properties": {
+                    "agent_id": {"type": "string"},
+                    "host": {"type": "string", "nullable": True},
+                    "operator": {"type": "string", "nullable": True},
+                },
+            },
+        },
     },
 }
 PRESENCE = {
@@ -149,10 +182,9 @@ def register(api: Registry) -> None:
         name = _job(request)
         claim = await _service(request).run_now(name)
         if not claim.granted:
-            where = f" on {claim.holder_host or claim.holder}" if claim.holder else ""
+            message = busy_message(name, claim, _service(request).context.identity.agent_id)
             return JSONResponse(
-                {"error": {"code": "job_busy", "message": f"the {name} job is running{where}"}},
-                status_code=409,
+                {"error": {"code": "job_busy", "message": message}}, status_code=409
             )
         return JSONResponse(
             {"run_id": claim.run_id, "period_at": claim.period_at.isoformat()}, status_code=202
@@ -168,6 +200,19 @@ def register(api: Registry) -> None:
     async def presence(request: Request) -> Response:
         items: list[dict[str, Any]] = await _service(request).presence_view()
         return JSONResponse({"items": items, "total": len(items), "next_offset": None})
+
+
+def busy_message(name: str, claim: Claim, me: str) -> str:
+    """The 409's sentence: where the job runs, by the computer's name (the lease's
+    host; the agent's id only when an old lease row has none)."""
+    if claim.holder_host:
+        where = claim.holder_host
+    elif claim.holder:
+        where = f"agent {claim.holder}"
+    else:
+        where = "another agent"
+    here = " (this computer)" if claim.holder == me else ""
+    return f"the {name} job is running on {where}{here}"
 
 
 def _int(raw: str | None, name: str, default: int, lo: int, hi: int) -> int:

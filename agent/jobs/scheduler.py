@@ -7,15 +7,18 @@ runtime's task carries the operator's calls.
 
 Per job: the period it runs next (``due``) and when to look again (``check_at``):
 the period itself, or — when another agent holds the lease — the moment that
-lease expires, so a dead holder's period is taken over (B5). A job whose secret
-this machine's keyring lacks (G6's robot password) is never taken here.
+lease expires, so a dead holder's period is taken over (B5). That moment is the
+lease's time left (by the database's clock, which dates it) from this agent's now:
+never its expiry read against this machine's clock, which may run ahead or behind.
+A job whose secret this machine's keyring lacks (G6's robot password) is never
+taken here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -41,6 +44,10 @@ class JobSpec:
     schedule: Schedule | None
     secret: str | None = None  # the keyring entry it needs, e.g. "robot-password:robot/srv/sa"
     problem: str | None = None  # why it cannot run here (bad schedule, missing secret…)
+    # The same reason as a message key of agent/i18n (``jobs.problem.*``) and the
+    # values its text names, for the window to say it in the operator's language.
+    problem_key: str | None = None
+    problem_params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def runnable(self) -> bool:
@@ -249,9 +256,8 @@ class JobScheduler:
         if claim.verdict is Verdict.BUSY:
             state.busy_with = claim
             # Look again when the holder's lease runs out: it renews while alive.
-            expiry = claim.expires_at or self.clock() + RETRY_AFTER
             if not manual:
-                state.check_at = expiry + EXPIRY_MARGIN
+                state.check_at = self.clock() + lease_left(claim) + EXPIRY_MARGIN
         elif not manual:  # DONE: another agent ran this period
             state.busy_with = None
             self._advance(state, claim.period_at)
@@ -291,12 +297,24 @@ class JobScheduler:
             "schedule": spec.schedule_text,
             "runnable_here": spec.runnable,
             "problem": spec.problem,
+            "problem_key": spec.problem_key if spec.problem is not None else None,
+            "problem_params": dict(spec.problem_params) if spec.problem is not None else None,
             "next_run_at": _iso(state.due) if spec.enabled and spec.runnable else None,
             "running_here": state.in_flight,
             "last_result_here": None
             if last is None
             else {"run_id": last.run_id, "state": last.state, "error": last.error},
         }
+
+
+def lease_left(claim: Claim) -> timedelta:
+    """How long the holder's lease has left, measured on the clock that dates it (the
+    database's on PostgreSQL): the agent adds it to its own clock. Its expiry read
+    against this machine's clock would already be past on a machine whose clock runs
+    ahead, and the job would be asked for again and again (issue 6)."""
+    if claim.expires_at is None or claim.judged_at is None:
+        return RETRY_AFTER
+    return max(claim.expires_at - claim.judged_at, timedelta(0))
 
 
 def _iso(value: datetime | None) -> str | None:

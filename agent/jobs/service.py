@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,7 +31,7 @@ from agent.jobs.robot_source import RobotDatabase, mssql_database
 from agent.jobs.runner import Body, JobRunner, Progress
 from agent.jobs.scheduler import JobScheduler, JobSpec
 from agent.secrets import SecretName
-from agent.storage.jobs_repository import Claim, JobRun, JobsRepository
+from agent.storage.jobs_repository import Claim, Heartbeat, JobRun, JobsRepository, Lease
 
 if TYPE_CHECKING:
     from agent.jobs.events import JobEvents
@@ -112,6 +112,7 @@ class JobService:
         self._poke_runtime = poke
         self._tasks: set[asyncio.Task[Any]] = set()
         self._secrets_seen: dict[str, tuple[bool, datetime]] = {}
+        self._changes = 0  # settings_changed() calls, so a read under way sees one came
         self._holds_written: dict[str, bool] = {}
         self._next_refresh: datetime | None = None
         self._refreshing = False
@@ -206,18 +207,26 @@ class JobService:
         self.spawn(self._refresh())
 
     async def _refresh(self) -> None:
+        asked = self._changes
         try:
             if self._load_team is not None:
                 await self._configure(await self._load_team())
         except Exception:
             log.exception("jobs: the team settings could not be re-read")
         finally:
-            self._next_refresh = self.context.clock() + REFRESH
+            now = self.context.clock()
+            # Told of a change while reading: what was read may predate it, read again.
+            self._next_refresh = now + REFRESH if self._changes == asked else now
             self._refreshing = False
             self.poke()
 
     def settings_changed(self) -> None:
-        """The team settings were saved: re-read them now (call on the agent's loop)."""
+        """The settings or a secret were saved (PUT /api/settings): re-read the team
+        settings now, and ask the keyring again whether it holds the jobs' secrets, so
+        a robot password saved from the window counts at once, not after
+        SECRET_RECHECK. Call on the agent's loop."""
+        self._changes += 1
+        self._secrets_seen.clear()
         self._next_refresh = self.context.clock()
         self.poke()
 
@@ -246,40 +255,57 @@ class JobService:
         if team.robot_server and team.robot_user:
             names.append(SecretName.robot_password(team.robot_server, team.robot_user))
         now = self.context.clock()
+        asked = self._changes
         flags: dict[str, bool] = {}
         for name in names:
             label = secret_label(name)
             seen = self._secrets_seen.get(label)
             if seen is None or now - seen[1] > SECRET_RECHECK:
                 held = bool(await asyncio.to_thread(self.context.secrets.get, name))
-                seen = self._secrets_seen[label] = (held, now)
+                seen = (held, now)
+                if self._changes == asked:  # else it may predate a save: not remembered
+                    self._secrets_seen[label] = seen
             flags[label] = seen[0]
         return flags
 
     # ------------------------------------------------------------ the jobs
 
     def _history_spec(self, team: TeamSettings) -> JobSpec:
-        schedule, problem = _schedule(team.history_schedule)
+        schedule, problems = _schedule(team.history_schedule)
         if self.context.journal is None or self.context.history_source is None:
-            problem = problem or "this agent has no PBX connection to import from"
-        return JobSpec(HISTORY, team.history_import, team.history_schedule, schedule, None, problem)
+            problems.append(
+                Problem("jobs.problem.no_pbx", "this agent has no PBX connection to import from")
+            )
+        return _spec(HISTORY, team.history_import, team.history_schedule, schedule, None, problems)
 
     def _robot_spec(self, team: TeamSettings, holds: dict[str, bool]) -> JobSpec:
-        schedule, problem = _schedule(team.robot_schedule)
+        schedule, problems = _schedule(team.robot_schedule)
         secret = None
         if not (team.robot_server and team.robot_user):
-            problem = problem or "the robot's server and user are not set (G6)"
+            problems.append(
+                Problem(
+                    "jobs.problem.robot_not_set", "the robot's server and user are not set (G6)"
+                )
+            )
         else:
             secret = secret_label(SecretName.robot_password(team.robot_server, team.robot_user))
             if not holds.get(secret):
-                problem = problem or (
-                    "this machine's keyring holds no robot password for "
-                    f"{team.robot_user}@{team.robot_server} (`phonet-agent secret set "
-                    "robot-password`)"
+                problems.append(
+                    Problem(
+                        "jobs.problem.no_robot_password",
+                        "this machine's keyring holds no robot password for "
+                        f"{team.robot_user}@{team.robot_server} (`phonet-agent secret set "
+                        "robot-password`)",
+                        {"user": team.robot_user, "server": team.robot_server},
+                    )
                 )
         if self.context.events is None:
-            problem = problem or "the contacts and events service is not available"
-        return JobSpec(ROBOT, team.robot_import, team.robot_schedule, schedule, secret, problem)
+            problems.append(
+                Problem(
+                    "jobs.problem.no_events", "the contacts and events service is not available"
+                )
+            )
+        return _spec(ROBOT, team.robot_import, team.robot_schedule, schedule, secret, problems)
 
     def history_import(self) -> HistoryImport:
         ctx, team = self.context, self.team
@@ -347,13 +373,20 @@ class JobService:
         return await self.context.storage.run(read)
 
     async def jobs_view(self) -> list[dict[str, Any]]:
-        def read() -> tuple[dict[str, Any], dict[str, list[JobRun]], dict[str, Any]]:
-            leases = self.repo.leases()
-            last = {name: self.repo.runs(name, limit=1) for name in JOBS}
-            return leases, last, self.repo.holders()
+        agent_now = self.context.clock()
 
-        leases, last_runs, holders = await self.context.storage.run(read)
-        now = self.context.clock()
+        def read() -> _Read:
+            return _Read(
+                leases=self.repo.leases(),
+                last_runs={name: self.repo.runs(name, limit=1) for name in JOBS},
+                holders=self.repo.holders(),
+                beats={beat.agent_id: beat for beat in self.repo.heartbeats()},
+                # A lease is alive by the clock that dates it (the database's on PostgreSQL).
+                now=self.repo.current_time(agent_now),
+            )
+
+        found = await self.context.storage.run(read)
+        leases, last_runs, now = found.leases, found.last_runs, found.now
         views = []
         for name in JOBS:
             view = self.scheduler.view(name)
@@ -373,11 +406,22 @@ class JobService:
             spec = self.scheduler.jobs[name].spec
             view["running"] = running
             view["last_run"] = run_json(last_runs[name][0]) if last_runs[name] else None
-            view["holders"] = sorted(
-                agent for agent, held in holders.get(spec.secret or "", {}).items() if held
-            )
+            view["holders"] = [
+                self._holder(agent, found.beats.get(agent))
+                for agent, held in sorted(found.holders.get(spec.secret or "", {}).items())
+                if held
+            ]
             views.append(view)
         return views
+
+    def _holder(self, agent_id: str, beat: Heartbeat | None) -> dict[str, Any]:
+        """An agent whose keyring holds a job's secret, as operators know it: the
+        computer and the operator (its heartbeat's, while it has one; this agent's own
+        host always)."""
+        me = self.context.identity
+        host = beat.host if beat is not None else me.host if agent_id == me.agent_id else None
+        operator = (beat.operator or None) if beat is not None else None
+        return {"agent_id": agent_id, "host": host, "operator": operator}
 
     async def presence_view(self) -> list[dict[str, Any]]:
         me = self.context.identity.agent_id
@@ -401,6 +445,17 @@ class JobService:
     async def active_operators(self, exclude_agent_id: str | None = None) -> list[OperatorPresence]:
         """For the licence (U10): operators online now, the given agent left out."""
         return await self.presence.active_operators(exclude_agent_id)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the jobs view reads in one go on the storage worker."""
+
+    leases: dict[str, Lease]
+    last_runs: dict[str, list[JobRun]]
+    holders: dict[str, dict[str, bool]]
+    beats: dict[str, Heartbeat]
+    now: datetime
 
 
 def history_config(team: TeamSettings) -> HistoryImportConfig:
@@ -440,11 +495,45 @@ def run_json(run: JobRun) -> dict[str, Any]:
     }
 
 
-def _schedule(text: str) -> tuple[Any, str | None]:
+@dataclass(frozen=True)
+class Problem:
+    """Why a job cannot run on this agent: a message key of agent/i18n (the window says
+    it in the operator's language), the English sentence (logs, CLI, API), the values."""
+
+    key: str
+    text: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+def _schedule(text: str) -> tuple[Any, list[Problem]]:
     try:
-        return parse_schedule(text), None
+        return parse_schedule(text), []
     except InvalidInput as exc:
-        return None, f"bad schedule: {exc}"
+        return None, [
+            Problem("jobs.problem.bad_schedule", f"bad schedule: {exc}", {"schedule": text})
+        ]
+
+
+def _spec(
+    name: str,
+    enabled: bool,
+    schedule_text: str,
+    schedule: Any,
+    secret: str | None,
+    problems: list[Problem],
+) -> JobSpec:
+    """The job with the first of its problems (the one to fix first), if any."""
+    first = problems[0] if problems else None
+    return JobSpec(
+        name,
+        enabled,
+        schedule_text,
+        schedule,
+        secret,
+        first.text if first else None,
+        first.key if first else None,
+        dict(first.params) if first else {},
+    )
 
 
 def _iso(value: datetime | None) -> str | None:

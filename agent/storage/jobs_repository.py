@@ -5,6 +5,16 @@ like ``repositories.py``. A lease is one row per job; taking it is a read-decide
 in one write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``FOR UPDATE`` on
 the row), so two agents never both win a period (B5). The decision itself is pure
 (``agent.core.schedule.lease_verdict``).
+
+**One clock for the leases.** On PostgreSQL the agents run on several machines whose
+clocks differ. A lease's times are the database's (``clock_timestamp()``, read after
+the row lock is held, not ``now()``: that is the transaction's start, and the lock may
+have been waited for), and so is the time a lease is judged by: a claimant whose clock
+runs ahead of a live holder's lease does not take it over (the job would run twice),
+and a holder whose clock runs behind or ahead writes expiries the others read right.
+The ``now`` arguments are then only for what no other agent judges. SQLite is one
+machine: the agent's clock (``now``), as before. The same rule holds the heartbeats
+(agent/jobs/presence.py ``HeartbeatQueries``).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from agent.storage.jobs_models import (
     SecretHolderRow,
 )
 from agent.storage.migrations.base import PEEWEE_ERRORS
+from agent.storage.models import to_utc
 from agent.storage.repositories import CALL_COLUMNS, call_row
 from agent.storage.schema import write_transaction
 
@@ -53,6 +64,10 @@ class Claim:
     holder_host: str | None = None
     expires_at: datetime | None = None  # when the holder's lease runs out (BUSY)
     taken_over: int | None = None  # the run that died (TAKE_OVER)
+    # The time the verdict was judged at, by the clock ``expires_at`` is on (the
+    # database's on PostgreSQL): ``expires_at - judged_at`` is how long the holder's
+    # lease has left, whatever this machine's clock says.
+    judged_at: datetime | None = None
 
     @property
     def granted(self) -> bool:
@@ -113,7 +128,10 @@ def import_row(record: HistoryRecord, completed_talk_s: int) -> tuple[Any, ...]:
     """The row J1 adds for a call no agent recorded: exactly
     ``call_row(merge_history(None, record, own_ext=record.ext or "", source=IMPORT, …))``
     (a test holds them equal), built without the two objects in between, because the
-    import builds 100k of them (bench/jobs.py)."""
+    import builds 100k of them (bench/jobs.py).
+
+    A record from the PBX with a uuid that is no call id never gets here: the wire
+    rejects it alone (agent/phonet/wire.py), so this check is for callers' bugs."""
     if not _HEX32.fullmatch(record.uuid):
         raise InvalidInput(
             f"journal uuid {record.uuid!r} is not 32 lower-case hex characters", field="uuid"
@@ -153,6 +171,23 @@ def import_row(record: HistoryRecord, completed_talk_s: int) -> tuple[Any, ...]:
 class JobsRepository:
     def __init__(self, db: pw.Database) -> None:
         self._db = db
+        # PostgreSQL: several machines, so the database's clock (module docstring).
+        self.database_clock = isinstance(db, pw.PostgresqlDatabase)
+
+    def current_time(self, now: datetime) -> datetime:
+        """The time leases are judged by: the database's on PostgreSQL, else ``now``."""
+        return self._database_now() if self.database_clock else now
+
+    def _database_now(self) -> datetime:
+        cursor = self._db.execute_sql("SELECT clock_timestamp()")  # type: ignore[no-untyped-call]
+        value = to_utc(cursor.fetchone()[0])
+        assert value is not None
+        return value
+
+    def _stamp(self, now: datetime) -> Any:
+        """A time to write that no agent judges a lease by: the database's on PostgreSQL
+        (so a run's start and end are on one clock), else ``now``."""
+        return pw.fn.clock_timestamp() if self.database_clock else now
 
     # -------------------------------------------------------------- leases
 
@@ -169,21 +204,34 @@ class JobsRepository:
         manual: bool = False,
     ) -> Claim:
         """Take the job's lease for ``period`` if no one holds it and the period has
-        not run; records the run (state ``running``) in the same transaction."""
+        not run; records the run (state ``running``) in the same transaction.
+
+        ``now`` is the agent's clock; on PostgreSQL the database's, read once the row
+        is locked, judges the lease and dates the run and the expiry instead."""
         with write_transaction(self._db):
-            JobLeaseRow.insert(job=job, state="idle", updated_at=now).on_conflict_ignore().execute(
-                self._db
-            )
+            JobLeaseRow.insert(
+                job=job, state="idle", updated_at=self._stamp(now)
+            ).on_conflict_ignore().execute(self._db)
             query = JobLeaseRow.select().where(JobLeaseRow.job == job)
-            if isinstance(self._db, pw.PostgresqlDatabase):
+            if self.database_clock:
                 query = query.for_update()
             row: JobLeaseRow = query.get(self._db)
+            if self.database_clock:
+                now = self._database_now()
             state = LeaseState(row.holder, row.period_at, row.state == "running", row.expires_at)
             verdict, period_at = lease_verdict(state, period=period, now=now, manual=manual)
             if verdict is Verdict.BUSY:
-                return Claim(verdict, period_at, None, row.holder, row.holder_host, row.expires_at)
+                return Claim(
+                    verdict,
+                    period_at,
+                    None,
+                    row.holder,
+                    row.holder_host,
+                    row.expires_at,
+                    judged_at=now,
+                )
             if verdict is Verdict.DONE:
-                return Claim(verdict, period_at)
+                return Claim(verdict, period_at, judged_at=now)
             taken_over = row.run_id if verdict is Verdict.TAKE_OVER else None
             if taken_over is not None:
                 JobRunRow.update(state="lost", ended_at=now).where(
@@ -211,10 +259,19 @@ class JobsRepository:
                 run_id=run_id,
                 updated_at=now,
             ).where(JobLeaseRow.job == job).execute(self._db)
-            return Claim(verdict, period_at, run_id, taken_over=taken_over)
+            return Claim(verdict, period_at, run_id, taken_over=taken_over, judged_at=now)
 
     def renew(self, job: str, run_id: int, *, now: datetime, ttl: timedelta) -> bool:
-        """Push the lease's expiry on; False when the lease is no longer ours."""
+        """Push the lease's expiry on (``ttl`` from now: the database's now on
+        PostgreSQL); False when the lease is no longer ours."""
+        if self.database_clock:
+            cursor = self._db.execute_sql(  # type: ignore[no-untyped-call]
+                "UPDATE job_leases SET expires_at = clock_timestamp()"
+                " + make_interval(secs => %s::double precision), updated_at = clock_timestamp()"
+                " WHERE job = %s AND run_id = %s AND state = 'running'",
+                (ttl.total_seconds(), job, run_id),
+            )
+            return int(cursor.rowcount) > 0
         changed = (
             JobLeaseRow.update(expires_at=now + ttl, updated_at=now)
             .where(
@@ -239,15 +296,24 @@ class JobsRepository:
         """The run ended (``ok`` or ``failed``): its period is done."""
         with write_transaction(self._db):
             self._end_run(run_id, now=now, state=state, counts=counts, error=error)
-            JobLeaseRow.update(state="done", expires_at=None, updated_at=now).where(
+            JobLeaseRow.update(state="done", expires_at=None, updated_at=self._stamp(now)).where(
                 JobLeaseRow.job == job, JobLeaseRow.run_id == run_id
             ).execute(self._db)
 
     def release(self, job: str, run_id: int, *, now: datetime, counts: Mapping[str, Any]) -> None:
         """The run was stopped mid-way (the agent quits): the period is not done, and
-        the lease expires now so another agent takes it over at once."""
+        the lease expires now (the database's now on PostgreSQL: a clock running ahead
+        would hold the period for as long) so another agent takes it over at once."""
         with write_transaction(self._db):
             self._end_run(run_id, now=now, state="stopped", counts=counts, error=None)
+            if self.database_clock:
+                self._db.execute_sql(  # type: ignore[no-untyped-call]
+                    "UPDATE job_leases SET expires_at = clock_timestamp(),"
+                    " updated_at = clock_timestamp()"
+                    " WHERE job = %s AND run_id = %s AND state = 'running'",
+                    (job, run_id),
+                )
+                return
             JobLeaseRow.update(expires_at=now, updated_at=now).where(
                 JobLeaseRow.job == job,
                 JobLeaseRow.run_id == run_id,
@@ -263,9 +329,9 @@ class JobsRepository:
         counts: Mapping[str, Any],
         error: str | None,
     ) -> None:
-        JobRunRow.update(state=state, ended_at=now, counts=_dump(dict(counts)), error=error).where(
-            JobRunRow.id == run_id, JobRunRow.state == "running"
-        ).execute(self._db)
+        JobRunRow.update(
+            state=state, ended_at=self._stamp(now), counts=_dump(dict(counts)), error=error
+        ).where(JobRunRow.id == run_id, JobRunRow.state == "running").execute(self._db)
 
     def progress(self, run_id: int, counts: Mapping[str, Any]) -> None:
         JobRunRow.update(counts=_dump(dict(counts))).where(

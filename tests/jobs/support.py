@@ -1,5 +1,5 @@
-"""Helpers of the jobs tests: Phonet history records as the PBX writes them, and the
-contacts area's real services over a test database."""
+"""Helpers of the jobs tests: Phonet history records as the PBX writes them, the
+contacts area's real services over a test database, and time as the job leases see it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import peewee as pw
+
 from agent.contacts.event_service import EventService
 from agent.contacts.service import ContactService
 from agent.core.settings import OperatorSettings, TeamSettings
 from agent.jobs.events import ContactsEvents
 from agent.storage.database import Storage
+from agent.storage.jobs_repository import JobsRepository
 
 LG = {"internal": 1, "out": 2, "in": 4}
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
@@ -81,3 +84,41 @@ def contacts_area(storage: Storage, ext: str = "001") -> Area:
 
 def minutes_ago(n: float, now: datetime = NOW) -> datetime:
     return now - timedelta(minutes=n)
+
+
+class LeaseTime:
+    """Time as the job leases see it, for tests that let it pass (B5).
+
+    The agents' clock is a fake one, ``LeaseTime`` itself (``now``). On SQLite it
+    dates and judges the leases, and :meth:`advance` moves it on. On PostgreSQL the
+    database's clock does (agent/storage/jobs_repository.py, "One clock"), and no
+    test can move that: :meth:`advance` moves the leases' expiries back by as much
+    instead, which is the same to every verdict. ``advance_now`` is for one storage
+    job that lets time pass and then asks for the lease, so no renewal comes between.
+    """
+
+    def __init__(self, storage: Storage, start: datetime = NOW) -> None:
+        self.storage = storage
+        self.now = start
+        self.database_clock = isinstance(storage.db, pw.PostgresqlDatabase)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance_now(self, delta: timedelta) -> None:
+        """On the storage worker."""
+        if self.database_clock:
+            self.storage.db.execute_sql(  # type: ignore[no-untyped-call]
+                "UPDATE job_leases SET expires_at = expires_at"
+                " - make_interval(secs => %s::double precision) WHERE expires_at IS NOT NULL",
+                (delta.total_seconds(),),
+            )
+        self.now += delta
+
+    async def advance(self, delta: timedelta) -> None:
+        await self.storage.run(self.advance_now, delta)
+
+    async def current(self) -> datetime:
+        """The time a lease is judged by now."""
+        repo = JobsRepository(self.storage.db)
+        return await self.storage.run(repo.current_time, self.now)

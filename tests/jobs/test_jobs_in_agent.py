@@ -8,6 +8,7 @@ from typing import Any
 
 from agent.core.schedule import parse_schedule
 from agent.jobs.service import JobService
+from agent.secrets import SecretName
 from agent.simulator import SimControl, SimulatorInfo
 from agent.storage.jobs_repository import Heartbeat, JobsRepository
 from tests.jobs.support import raw_record
@@ -177,6 +178,50 @@ async def test_the_robot_job_is_not_taken_by_an_agent_whose_keyring_lacks_its_pa
     me = service(handle).context.identity.agent_id
     assert holders["robot-password:robot/sql.example/sa"] == {me: False}
     assert "sql.example" not in str(await storage.run(storage.settings.load, "team"))
+
+
+class MemoryKeyring:
+    """This machine's keyring, in memory: what the window's PUT writes and the jobs read."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, name: SecretName) -> str | None:
+        return self.values.get(name.user)
+
+    def set(self, name: SecretName, value: str) -> None:
+        self.values[name.user] = value
+
+    def delete(self, name: SecretName) -> None:
+        self.values.pop(name.user, None)
+
+    def has(self, name: SecretName) -> bool:
+        return name.user in self.values
+
+
+async def test_a_robot_password_saved_from_the_window_counts_at_once_g6(
+    agent_factory: AgentFactory, simulator: SimulatorInfo
+) -> None:
+    robot = {"robot_server": "sql.example", "robot_user": "sa", "robot_dtmf": {"1": "high"}}
+    handle = await agent_factory(simulator, team={**FAST, **robot})
+    keyring = MemoryKeyring()
+    handle.agent.services.secrets = keyring
+    service(handle).context.secrets = keyring
+    listed = (await jobs(handle))["robot"]
+    assert listed["problem_key"] == "jobs.problem.no_robot_password"
+    assert listed["problem_params"] == {"user": "sa", "server": "sql.example"}
+    assert listed["holders"] == []  # remembered for SECRET_RECHECK (5 min) as not held
+
+    saved = await handle.api("PUT", "/api/settings", {"team": {"robot_password": "pw-42"}})
+    assert saved.status_code == 200, saved.text
+
+    async def held_here() -> bool:
+        return (await jobs(handle))["robot"]["problem_key"] != "jobs.problem.no_robot_password"
+
+    await wait_until(held_here, what="the saved password noticed (not after 5 minutes)")
+    me = service(handle).context.identity
+    holders = (await jobs(handle))["robot"]["holders"]
+    assert [(h["agent_id"], h["host"]) for h in holders] == [(me.agent_id, me.host)]
 
 
 async def test_presence_lists_the_agents_online_and_forgets_a_stale_one_b5(

@@ -1,5 +1,9 @@
 """Leases and run records on SQLite and PostgreSQL: one run per period, renewals, take-over
-of a dead holder's period, clean stops and failures (B5; issue 6 item 1)."""
+of a dead holder's period, clean stops and failures (B5; issue 6 item 1).
+
+The only fake is time: the agents' clock (:class:`~tests.jobs.support.LeaseTime`). On
+PostgreSQL the database's clock judges the leases; time "passes" there by moving the
+leases' expiries back (tests/jobs/test_lease_clock.py holds agents with wrong clocks)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from agent.core.schedule import Verdict
 from agent.jobs.identity import AgentIdentity
 from agent.jobs.runner import JobRunner, Progress
 from agent.storage.database import Storage
-from agent.storage.jobs_repository import JobsRepository
+from agent.storage.jobs_repository import Claim, JobsRepository
+from tests.jobs.support import LeaseTime
 from tests.scenarios.conftest import wait_until
 
 T = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
@@ -61,7 +66,8 @@ async def test_two_agents_asking_for_one_period_get_one_run(storage: Storage) ->
 
     assert first.verdict is Verdict.CLAIM and first.run_id is not None
     assert (second.verdict, second.holder, second.holder_host) == (Verdict.BUSY, "a", "host-a")
-    assert second.expires_at == T + timedelta(seconds=60)
+    assert first.judged_at is not None
+    assert second.expires_at == first.judged_at + timedelta(seconds=60)
 
 
 async def test_agents_racing_for_a_period_on_their_own_connections_never_both_win(
@@ -120,7 +126,8 @@ async def test_each_run_is_recorded_with_its_start_end_counts_and_agent(storage:
 
     (run,) = await storage.run(JobsRepository(storage.db).runs, "history")
     assert (run.state, run.trigger, run.agent_id, run.host) == ("ok", "manual", "a", "host-a")
-    assert (run.started_at, run.ended_at, run.period_at) == (T, T, T)
+    assert (run.started_at, run.period_at) == (claim.judged_at, T)  # dated by the lease's clock
+    assert run.ended_at is not None and run.ended_at >= run.started_at
     assert run.counts == {"pages": 1, "imported": 3}
     assert [p["state"] for p in published] == ["running", "running", "ok"]
 
@@ -128,15 +135,15 @@ async def test_each_run_is_recorded_with_its_start_end_counts_and_agent(storage:
 async def test_a_dead_holders_period_is_taken_over_once_its_lease_expires(
     storage: Storage,
 ) -> None:
-    clock = Clock()
-    a, b = runner(storage, "a", clock, lease_s=30), runner(storage, "b", clock, lease_s=30)
+    clock = LeaseTime(storage, T)
+    a, b = runner(storage, "a", clock, lease_s=60), runner(storage, "b", clock, lease_s=60)
     dead = await a.claim("history", period=T, trigger="schedule", manual=False)  # then dies
 
-    clock.now = T + timedelta(seconds=29)
+    await clock.advance(timedelta(seconds=30))
     assert (await b.claim("history", period=T, trigger="schedule", manual=False)).verdict is (
         Verdict.BUSY
     )
-    clock.now = T + timedelta(seconds=31)
+    await clock.advance(timedelta(seconds=31))
     taken = await b.claim("history", period=T, trigger="schedule", manual=False)
     await b.execute("history", taken, ok_body)
 
@@ -147,8 +154,8 @@ async def test_a_dead_holders_period_is_taken_over_once_its_lease_expires(
 
 
 async def test_a_running_holder_keeps_its_lease_by_renewing_it(storage: Storage) -> None:
-    clock = Clock()
-    a, b = runner(storage, "a", clock, lease_s=0.3), runner(storage, "b", clock, lease_s=0.3)
+    clock = LeaseTime(storage, T)
+    a, b = runner(storage, "a", clock, lease_s=3), runner(storage, "b", clock, lease_s=3)
     release = asyncio.Event()
     repo = JobsRepository(storage.db)
 
@@ -158,11 +165,12 @@ async def test_a_running_holder_keeps_its_lease_by_renewing_it(storage: Storage)
 
     claim = await a.claim("history", period=T, trigger="schedule", manual=False)
     running = asyncio.ensure_future(a.execute("history", claim, long_body))
-    clock.now = T + timedelta(seconds=10)  # far past the first expiry
+    await clock.advance(timedelta(seconds=10))  # far past the first expiry
 
     async def renewed() -> bool:
         lease = await storage.run(repo.lease, "history")
-        return lease is not None and lease.expires_at is not None and lease.expires_at > clock.now
+        expires = lease.expires_at if lease is not None else None
+        return expires is not None and expires > await clock.current()
 
     await wait_until(renewed, what="a renewal")
     assert (await b.claim("history", period=T, trigger="schedule", manual=False)).verdict is (
@@ -173,8 +181,9 @@ async def test_a_running_holder_keeps_its_lease_by_renewing_it(storage: Storage)
 
 
 async def test_a_holder_whose_lease_was_taken_stops_its_work(storage: Storage) -> None:
-    clock = Clock()
-    a, b = runner(storage, "a", clock, lease_s=0.3), runner(storage, "b", clock, lease_s=0.3)
+    clock = LeaseTime(storage, T)
+    a = runner(storage, "a", clock, lease_s=0.3)
+    repo = JobsRepository(storage.db)
     started, stopped = asyncio.Event(), asyncio.Event()
 
     async def endless(run_id: int, progress: Progress) -> dict[str, Any]:
@@ -188,10 +197,22 @@ async def test_a_holder_whose_lease_was_taken_stops_its_work(storage: Storage) -
     claim = await a.claim("history", period=T, trigger="schedule", manual=False)
     running = asyncio.ensure_future(a.execute("history", claim, endless))
     await started.wait()
-    # a lost the database for longer than its lease: b took the period over meanwhile.
-    clock.now = T + timedelta(seconds=5)
-    await b.claim("history", period=T, trigger="schedule", manual=False)
-    clock.now = T + timedelta(seconds=6)
+    # a lost the database for longer than its lease: b took the period over meanwhile
+    # (time passes and b asks in one storage job: no renewal of a's comes between).
+
+    def b_takes_over() -> Claim:
+        clock.advance_now(timedelta(seconds=5))
+        return repo.claim(
+            "history",
+            holder="b",
+            host="host-b",
+            period=T,
+            now=clock(),
+            ttl=timedelta(seconds=60),
+            trigger="schedule",
+        )
+
+    assert (await storage.run(b_takes_over)).verdict is Verdict.TAKE_OVER
 
     result = await running
     assert result.state == "lost"

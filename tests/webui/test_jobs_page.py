@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agent.simulator import SimControl
+from agent.storage.jobs_repository import Heartbeat, JobsRepository
 from tests.jobs.support import raw_record
 from tests.license.support import give_seats
 from tests.scenarios.conftest import wait_until
@@ -132,4 +133,57 @@ async def test_the_team_online_on_this_database_is_listed_b5(
     assert "Petro" in await ui.page.inner_text("#presence-list li[data-ext='002']")
     await ui.page.locator("#team-presence").scroll_into_view_if_needed()
     await ui.screenshot("jobs-team")
+    ui.assert_clean()
+
+
+async def test_problems_holders_counts_and_a_busy_job_are_said_in_the_operators_language(
+    ui_factory: UIFactory,
+) -> None:
+    team = {"robot_server": "sql.example", "robot_user": "sa"}
+    ui = await ui_factory(team=team, operator={"language": "uk"})
+    storage = ui.agent.storage
+    repo = JobsRepository(storage.db)
+    now = datetime.now(UTC)
+    # Another agent's keyring holds the robot password (G6); its heartbeat names it.
+    petro = Heartbeat("agent-petro", "d", "002", "Петро", "desk-petro", 2, "", "online", now, now)
+    await storage.run(repo.beat, petro)
+    await storage.run(
+        repo.set_holders, "agent-petro", {"robot-password:robot/sql.example/sa": True}, now=now
+    )
+    # A finished history run that met unreadable PBX records, and one running elsewhere.
+    claim = lambda agent, host: storage.run(  # noqa: E731
+        repo.claim,
+        "history",
+        holder=agent,
+        host=host,
+        period=datetime.now(UTC),
+        now=datetime.now(UTC),
+        ttl=timedelta(minutes=5),
+        trigger="schedule",
+        manual=True,
+    )
+    done = await claim("agent-old", "desk-old")
+    counts = {"records": 3, "imported": 1, "skipped_unreadable": 2}
+    await storage.run(repo.finish, "history", done.run_id, now=now, state="ok", counts=counts)
+    assert (await claim("agent-7", "desk-7")).granted
+
+    await ui.open("jobs")
+    await ui.page.wait_for_selector("#job-robot dl")
+    robot = await ui.page.inner_text("#job-robot dl")
+    assert "не містить пароля робота для sa@sql.example" in robot  # problem_key, translated
+    assert "Петро (desk-petro)" in robot  # a holder by operator and computer
+    await ui.page.wait_for_selector("#job-runs-history .job-run[data-state='ok']")
+    await ui.page.click("#job-runs-history .job-run[data-state='ok'] summary")
+    details = await ui.page.inner_text("#job-runs-history .job-run[open] dl")
+    assert "записи, які не вдалося прочитати (див. лог): 2" in details
+    # "Run now" pressed just before the page learned of the run on desk-7: the 409.
+    await ui.page.wait_for_selector("#job-progress-history:not([hidden])")
+    await ui.page.eval_on_selector("#job-run-history", "b => { b.disabled = false; b.click(); }")
+    toast = await ui.page.wait_for_selector(".toast.error")
+    assert await toast.inner_text() == "Уже виконується на desk-7"
+    # The browser logs the refused request itself; nothing else went wrong.
+    ui.errors.remove(
+        "console.error: Failed to load resource: the server responded with a"
+        " status of 409 (Conflict)"
+    )
     ui.assert_clean()

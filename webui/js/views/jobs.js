@@ -46,8 +46,19 @@ const COUNTS = {
   skipped_has_event: "jobs.count.skipped_has_event",
   skipped_unmapped: "jobs.count.skipped_unmapped",
   skipped_repeated: "jobs.count.skipped_repeated",
+  skipped_unreadable: "jobs.count.skipped_unreadable",
   invalid: "jobs.count.invalid",
 };
+// Why a job cannot run here, as the agent names it (`problem_key`, with the values
+// in `problem_params`: agent/jobs/service.py Problem); another key, or none, shows the
+// agent's own sentence (`problem`).
+const PROBLEMS = new Set([
+  "jobs.problem.bad_schedule",
+  "jobs.problem.no_pbx",
+  "jobs.problem.robot_not_set",
+  "jobs.problem.no_robot_password",
+  "jobs.problem.no_events",
+]);
 const SUMMARY = { history: ["imported", "events", "records"], robot: ["planned", "rows", "skipped_unmapped"] };
 
 export default {
@@ -76,6 +87,21 @@ export default {
       const agent = agents.get(id);
       if (!agent) return id.length > 12 ? `${id.slice(0, 8)}…` : id;
       return `${agent.operator || agent.ext} (${agent.host})`;
+    }
+
+    // A holder of a job's secret ({agent_id, host, operator}): what the agent says of
+    // it, completed from the presence list (an operator without a name: the extension).
+    function holderName(holder) {
+      const agent = agents.get(holder.agent_id);
+      const who = holder.operator || (agent ? agent.operator || agent.ext : "");
+      const where = holder.host || (agent ? agent.host : "");
+      if (who && where) return `${who} (${where})`;
+      return where || who || agentName(holder.agent_id);
+    }
+
+    function problemText(job) {
+      if (!job.problem) return "";
+      return PROBLEMS.has(job.problem_key) ? t(job.problem_key, job.problem_params || {}) : job.problem;
     }
 
     function countText(job, counts, keys) {
@@ -134,8 +160,8 @@ export default {
         ["jobs.schedule", h("span", { class: "mono" }, job.schedule || "—")],
         ["jobs.next_run", job.next_run_at ? i18n.dateTime(job.next_run_at) : t(job.enabled ? "jobs.not_here" : "jobs.switched_off")],
       ];
-      if (job.problem) facts.push(["jobs.problem", h("span", { class: "warn-text" }, job.problem)]);
-      if (job.holders && job.holders.length) facts.push(["jobs.holders", job.holders.map(agentName).join(", ")]);
+      if (job.problem) facts.push(["jobs.problem", h("span", { class: "warn-text", title: job.problem }, problemText(job))]);
+      if (job.holders && job.holders.length) facts.push(["jobs.holders", job.holders.map(holderName).join(", ")]);
       clear(parts.facts).append(...facts.map(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]).flat());
       renderProgress(job.name);
     }
@@ -154,7 +180,7 @@ export default {
         running = { here, host: job.running.host, counts: job.running.counts || {}, alive: job.running.alive };
       }
       parts.runButton.disabled = Boolean(running) || Boolean(job.problem);
-      parts.runButton.title = job.problem || "";
+      parts.runButton.title = problemText(job);
       parts.progress.hidden = !running;
       if (!running) {
         clear(parts.progress);
@@ -256,8 +282,19 @@ export default {
         renderProgress(name);
         loadRuns(name);
       } catch (err) {
-        toast(i18n.errorText(err), "error");
-        refresh();
+        if (err.code !== "job_busy") {
+          toast(i18n.errorText(err), "error");
+          refresh();
+          return;
+        }
+        // Running already: say where, by the computer's name (the run in progress).
+        await refresh();
+        const job = cards.get(name).job;
+        const running = job.running;
+        let text = i18n.errorText(err);
+        if (job.running_here) text = t("jobs.busy_here");
+        else if (running && running.host) text = t("jobs.busy_on", { host: running.host });
+        toast(text, "error");
       }
     }
 
