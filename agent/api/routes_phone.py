@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -9,10 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agent.api.registry import Registry, list_of
-from agent.api.server import read_json
-from agent.core.errors import InvalidInput
+from agent.api.server import error_response, read_json
+from agent.core.errors import InvalidInput, PbxProtocolError
 from agent.core.journal import JournalEntry
 from agent.runtime import Runtime, iso
+
+log = logging.getLogger(__name__)
+
+# POST /api/hangup of a call the PBX no longer has: 409 with this message key.
+CALL_ENDED = "error.call_ended"
 
 LINE = {
     "type": "object",
@@ -123,7 +129,10 @@ def register(api: Registry) -> None:
     @api.endpoint(
         "POST",
         "/api/hangup",
-        summary="Hang up the given or the talking line",
+        summary=(
+            "Hang up the given or the talking line; 409 when there is none, or the PBX "
+            "has no such call (it has ended); 503 only when the PBX is unreachable"
+        ),
         tag="phone",
         request={"type": "object", "properties": {"uuid": {"type": "string"}}},
         response={"type": "object", "properties": {"uuid": {"type": "string"}}},
@@ -139,10 +148,20 @@ def register(api: Registry) -> None:
             done = await runtime.hangup(uuid)
         except InvalidInput as exc:
             if exc.message_key == "error.no_line":
-                return JSONResponse(
-                    {"error": {"code": "no_line", "message": str(exc)}}, status_code=409
-                )
+                return error_response(409, "no_line", str(exc))
             raise
+        except PbxProtocolError as exc:
+            # The PBX refused the hang-up with a 4xx (the simulator: 404): the call has
+            # ended, or never was. What it answers for that is unknown (phonet-api.md
+            # §2.5), so every refusal of a reachable PBX reads the same; 503 stays for
+            # an unreachable one (contracts.md §4).
+            log.info("hang-up refused by the PBX: %s", exc)
+            return error_response(
+                409,
+                CALL_ENDED.removeprefix("error."),
+                "the PBX has no such call to hang up: it has ended",
+                "uuid" if uuid is not None else None,
+            )
         return JSONResponse({"uuid": done})
 
     @api.endpoint(

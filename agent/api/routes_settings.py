@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, Literal, Protocol, get_args, get_origin, get_type_hints
+from uuid import uuid4
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -73,8 +75,11 @@ def _operator_key(services: Any) -> SecretName:
 
 
 def _team_key(services: Any) -> SecretName:
-    team: TeamSettings = services.agent.team
-    return SecretName.team_api_key(team.domain or services.agent.options.domain)
+    """G1's default key, under the domain the agent connects to (its profile's, as
+    ``phonet-agent secret set team-api-key`` saves it and agent/secrets.py reads it:
+    contracts.md §2 ``{domain}/team``). ``team.domain`` must name the same domain
+    (:func:`_profile_domain`), so the key saved here is the one the agent uses."""
+    return SecretName.team_api_key(services.agent.options.domain)
 
 
 def _robot_password(services: Any) -> SecretName | None:
@@ -173,7 +178,8 @@ def _forget_abc(services: Any) -> None:
 
 
 def _check_index(services: Any) -> None:
-    """U7: start re-indexing now rather than at the next lookup."""
+    """U7 (search fields) and the default region: contacts are indexed by number under
+    both, so re-indexing starts now rather than at the next lookup."""
     contacts = getattr(services, "contacts", None)
     if contacts is not None:
         contacts.check_index()
@@ -198,8 +204,8 @@ _DESKTOP = "the desktop re-applies it from settings_listeners (agent/desktop/wir
 APPLIES: dict[tuple[Scope, str], Applies] = {
     # ---- team
     ("team", "domain"): _use(
-        "names the team key's keyring entry here (team.api_key); the PBX link uses the "
-        "profile's domain (phonet-agent configure), not this"
+        "nothing reads it: the PBX link and the team key's keyring entry use the "
+        "profile's domain (phonet-agent configure), which this must equal when set"
     ),
     ("team", "history_import"): _on_save(_JOBS),
     ("team", "history_schedule"): _on_save(_JOBS),
@@ -231,9 +237,10 @@ APPLIES: dict[tuple[Scope, str], Applies] = {
         "a dialer waiting outside the hours looks again",
         _repick_dialer,
     ),
-    ("team", "default_region"): _use(
+    ("team", "default_region"): _on_save(
         "dialling (agent/app.py), contacts, dial lists, missed calls, reports, tray: at "
-        "use; " + _JOBS
+        "use; " + _JOBS + "; the contacts' number index is rebuilt for the new region",
+        _check_index,
     ),
     ("team", "abc_thresholds"): _on_save(
         "contact stats read it at use but cache the classes: forgotten on save", _forget_abc
@@ -424,11 +431,61 @@ def _check_scope(services: Any, scope: Scope, given: Mapping[str, Any], change: 
         parsed, problems = parse_settings(TeamSettings, plain)
     else:
         parsed, problems = parse_settings(OperatorSettings, plain)
+    if not problems:
+        problems = _adapter_problems(services, scope, plain.keys(), parsed)
     for problem in problems:
         change.errors.append(_field_error(scope, problem))
     good = {name: getattr(parsed, name) for name in plain} if not problems else {}
     if not problems:
         change.values[scope] = good
+
+
+# ------------------------------------------------------------------ checks that need I/O
+#
+# agent/core/settings.py checks what a value looks like, without I/O; these need the
+# machine (zoneinfo reads the time-zone files) or the running agent (its profile).
+
+AdapterCheck = Callable[[Any, str, Any], FieldError | None]  # services, name, parsed value
+
+
+def _known_zone(services: Any, name: str, value: Any) -> FieldError | None:
+    """An IANA zone this machine knows; any other used to read silently as UTC."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        message = f"no time zone is named {value!r}: an IANA name such as Europe/Kyiv"
+        return FieldError(name, "settings.invalid.time_zone", message)
+    return None
+
+
+def _profile_domain(services: Any, name: str, value: Any) -> FieldError | None:
+    """G1: the team works on the PBX the agent connects to; empty means "not said"."""
+    connected = str(services.agent.options.domain)
+    if not value or value.lower() == connected.strip().lower():
+        return None
+    message = (
+        f"this agent connects to {connected} (phonet-agent configure): the team's "
+        "domain must be the same, or empty"
+    )
+    return FieldError(name, "settings.invalid.domain_profile", message)
+
+
+ADAPTER_CHECKS: dict[tuple[Scope, str], AdapterCheck] = {
+    ("team", "time_zone"): _known_zone,
+    ("team", "domain"): _profile_domain,
+}
+
+
+def _adapter_problems(
+    services: Any, scope: Scope, names: Iterable[str], parsed: TeamSettings | OperatorSettings
+) -> list[FieldError]:
+    problems = []
+    for name in names:
+        check = ADAPTER_CHECKS.get((scope, name))
+        problem = check(services, name, getattr(parsed, name)) if check is not None else None
+        if problem is not None:
+            problems.append(problem)
+    return problems
 
 
 def _check_secret(services: Any, secret: SecretField, value: Any, change: Change) -> None:
@@ -598,19 +655,7 @@ def register(api: Registry) -> None:
             await asyncio.to_thread(write_secrets, services, change)
         await _save(services, change)
         outcome = store_change(services, change)
-        services.hub.publish(
-            "settings",
-            {"changed": outcome["applied"] + outcome["restart"], "language": services.language()},
-        )
-        # G2/G6 schedules and switches are re-read by the jobs (agent/jobs/service.py).
-        jobs_changed = getattr(getattr(services, "jobs", None), "settings_changed", None)
-        if "team" in change.values and callable(jobs_changed):
-            jobs_changed()
-        for listener in list(getattr(services, "settings_listeners", ())):
-            try:
-                listener(services.agent.team, services.agent.operator, outcome)
-            except Exception:
-                log.exception("a settings listener failed")
+        announce(services, change, outcome)
         body = await _body_off_loop(services)
         body.update(outcome)
         return JSONResponse(body)
@@ -640,12 +685,50 @@ async def _body_off_loop(services: Any) -> dict[str, Any]:
     return await asyncio.to_thread(settings_body, services)
 
 
+def announce(services: Any, change: Change, outcome: dict[str, list[str]]) -> None:
+    """After :func:`store_change`: tell the window, the jobs and the listeners (the
+    desktop). Used by ``PUT /api/settings`` and by the team settings watcher
+    (agent/settings_sync.py), which brings another agent's saved change here."""
+    language = getattr(services, "language", None)
+    services.hub.publish(
+        "settings",
+        {
+            "changed": outcome["applied"] + outcome["restart"],
+            "language": language() if callable(language) else "en",
+        },
+    )
+    # G2/G6 schedules and switches are re-read by the jobs (agent/jobs/service.py).
+    jobs_changed = getattr(getattr(services, "jobs", None), "settings_changed", None)
+    # A written secret too: the jobs forget whether the keyring held theirs (G6).
+    if ("team" in change.values or change.secrets) and callable(jobs_changed):
+        jobs_changed()
+    for listener in list(getattr(services, "settings_listeners", ())):
+        try:
+            listener(services.agent.team, services.agent.operator, outcome)
+        except Exception:
+            log.exception("a settings listener failed")
+
+
+TEAM_VERSION_KEY = "settings.team.version"
+"""kv key: a fresh token at every save of team settings through the API, so another
+agent on the same database sees a change with one small read (agent/settings_sync.py)
+even when the clocks of the two machines disagree."""
+
+
 async def _save(services: Any, change: Change) -> None:
     storage = services.storage
     for scope, values in change.values.items():
         if values:
             key = settings_scope_key(services, scope)
-            await storage.run(storage.settings.save, key, values)
+            await storage.run(_save_scope, storage, key, values, scope == "team")
+
+
+def _save_scope(storage: Any, key: str, values: Mapping[str, Any], team: bool) -> None:
+    """On the storage worker: the values and, for the team, a new version token."""
+    with storage.atomic():
+        storage.settings.save(key, values)
+        if team:
+            storage.kv.set(TEAM_VERSION_KEY, uuid4().hex)
 
 
 # ------------------------------------------------------------------ docs/settings.md
@@ -678,6 +761,25 @@ def settings_markdown() -> str:
         "  made (the live link's backoff, the dialer, the phone), or a moment later by a",
         "  listener (the jobs re-read the team settings; the desktop re-applies its own);",
         "- **restart**: read at start only; it takes effect at the agent's next start.",
+        "",
+        "Team mode (docs/team-mode.md): the agents of a team share one database, so one",
+        "set of team settings. A team setting another agent saved reaches a running agent",
+        "within about 30 s, and is applied there as a save there would be (the *when*",
+        "column); the window hears of it.",
+        "",
+        "Values are checked when saved, each beside its field: a hotkey must be modifiers",
+        "and one key (`<ctrl>+<alt>+d`; empty: none), `team.time_zone` a time zone the",
+        "machine knows (IANA, e.g. `Europe/Kyiv`), `team.default_region` a country code",
+        "phone numbers know (capitals, e.g. `UA`), `team.extension_users` names as text.",
+        "Changing `team.default_region` re-indexes the contacts' numbers, as changing",
+        "`operator.search_fields` does.",
+        "",
+        "The team's default API key (`team.api_key`, G1) is kept in the keyring under the",
+        "domain the agent connects to: its profile's (`phonet-agent configure --domain`),",
+        "the entry `phonet-agent secret set team-api-key` writes and the agent reads for an",
+        "operator without a key of their own (contracts.md §2, `{domain}/team`).",
+        "`team.domain` names that same domain: it may be empty, and a domain other than",
+        "the profile's is refused, so a key saved here is always the one the agent uses.",
         "",
     ]
     titles = {"team": "Team (G1–G6, shared)", "operator": "Operator (U1–U10, per extension)"}

@@ -69,13 +69,28 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         problem = self._check(scope, headers)
         if problem is None:
-            await self.app(scope, receive, send)
+            await self._serve(scope, receive, send)
             return
         status, code, message = problem
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": message[:100]})
             return
         await error_response(status, code, message)(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app; a request it fails on is logged here, once, with its traceback.
+
+        Starlette has already answered such a request with the error body
+        (:func:`_on_unexpected`) and raises on; uvicorn would log the traceback again
+        and drop the connection, so it ends here. WebSocket failures go on to uvicorn,
+        whose loggers write to the agent's log too (:func:`route_uvicorn_logs`)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            log.exception("the local API failed on %s %s", scope.get("method"), scope["path"])
 
     def _check(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
         port = self.port()
@@ -134,6 +149,14 @@ async def _on_value_error(request: Request, exc: Exception) -> Response:
     return error_response(400, "bad_request", str(exc))
 
 
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: the documented error shape, with no detail (the exception's text may
+    carry anything); the traceback goes to the agent's log (:meth:`Guard._serve`)."""
+    return error_response(
+        500, "internal", "something went wrong inside the agent; its log (agent.log) says what"
+    )
+
+
 def build_app(
     registry: Registry, state: Any, token: str, port_getter: Callable[[], int]
 ) -> ASGIApp:
@@ -154,6 +177,7 @@ def build_app(
             AgentError: _on_agent_error,
             HTTPException: _on_http_error,
             ValueError: _on_value_error,
+            Exception: _on_unexpected,  # Starlette's 500 handler (ServerErrorMiddleware)
         },
     )
     app.state.services = state
@@ -187,10 +211,12 @@ class ApiServer:
             lifespan="off",
             http="h11",
             ws="websockets-sansio",
+            log_config=None,  # uvicorn's default config writes to stderr, past agent.log
             log_level="warning",
             access_log=False,
             server_header=False,
         )
+        route_uvicorn_logs()
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
@@ -213,6 +239,21 @@ class ApiServer:
                 await asyncio.wait_for(self._task, timeout=5)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
+
+
+def route_uvicorn_logs() -> None:
+    """uvicorn's loggers through the agent's handlers: the rotated agent.log and the
+    redacting formatter (agent/logs.py). Its default logging config gives them a
+    handler of their own on stderr and stops propagation, so what a server error
+    logged never reached the agent's log, unmasked; ``log_config=None`` leaves them
+    alone, and this undoes such a config made earlier in the process."""
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
 
 
 def json_body_fields(body: Any, allowed: Iterable[str]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 An adapter over storage: the rules are in agent/core/contacts.py, the queries in
 agent/storage/contacts_repo.py; this runs them on the storage worker and keeps
-the number index in step with the operator's search fields (U7).
+the number index in step with the operator's search fields (U7) and the team's
+default region (numbers typed without a country code are indexed under it).
 
 What others call (docs/contacts.md, "For other features"):
 
@@ -65,6 +66,8 @@ log = logging.getLogger(__name__)
 
 INDEX_STATE_KEY: Final = "contacts.search_fields"
 """kv key: the search fields the number index was built with (U7)."""
+INDEX_REGION_KEY: Final = "contacts.region"
+"""kv key: the default region the number index was built with (team.default_region)."""
 REINDEX_BATCH: Final = 2000
 REMEMBERED_CALLS: Final = 1024
 
@@ -187,6 +190,7 @@ class ContactService:
         self.calls: OrderedDict[str, CallSeen] = OrderedDict()
         self.changed_listeners: list[Callable[[], None]] = []  # contacts merged or deleted
         self._indexed: list[list[str]] | None = None
+        self._indexed_region: str | None = None
         self._reindexing: asyncio.Task[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -442,20 +446,31 @@ class ContactService:
     # ------------------------------------------------------------ the index follows U7
 
     async def load_index_state(self) -> None:
-        """At start: which search fields the index holds; re-index when they differ."""
-        stored = await self.storage.run(self.storage.kv.get, INDEX_STATE_KEY)
-        if stored is None:
-            fields = self.search_fields()
-            await self.storage.run(self.storage.kv.set, INDEX_STATE_KEY, fields)
-            self._indexed = fields
-        else:
-            self._indexed = stored
+        """At start: which search fields and region the index holds; re-index when they
+        differ. A database from before the region was recorded is taken as indexed
+        under the region of now."""
+
+        def load() -> tuple[list[list[str]], str]:
+            kv = self.storage.kv
+            fields, region = kv.get(INDEX_STATE_KEY), kv.get(INDEX_REGION_KEY)
+            if fields is None:
+                fields = self.search_fields()
+                kv.set(INDEX_STATE_KEY, fields)
+            if region is None:
+                region = self.region
+                kv.set(INDEX_REGION_KEY, region)
+            return fields, region
+
+        self._indexed, self._indexed_region = await self.storage.run(load)
         self.check_index()
 
     def check_index(self) -> None:
-        """Start re-indexing in the background when the search fields changed (U7);
-        lookups go on meanwhile (a contact's keys swap in one transaction)."""
-        if self._indexed is None or self.search_fields() == self._indexed:
+        """Start re-indexing in the background when the search fields (U7) or the
+        default region changed; lookups go on meanwhile (a contact's keys swap in one
+        transaction)."""
+        if self._indexed is None or (
+            self.search_fields() == self._indexed and self.region == self._indexed_region
+        ):
             return
         if self._reindexing is None or self._reindexing.done():
             self._reindexing = self.spawn(self.reindex(), "re-index")
@@ -466,13 +481,18 @@ class ContactService:
         return self._indexed
 
     @property
+    def indexed_region(self) -> str | None:
+        """The default region the index was last built with (None before start)."""
+        return self._indexed_region
+
+    @property
     def reindexing(self) -> asyncio.Task[int] | None:
         return self._reindexing
 
     async def reindex(self, batch: int = REINDEX_BATCH) -> int:
         """Rebuild every contact's keys with the current search fields; how many contacts."""
         fields, region = self.search_fields(), self.region
-        log.info("re-indexing contact numbers for search fields %s", fields)
+        log.info("re-indexing contact numbers for search fields %s, region %s", fields, region)
 
         def one_batch(after: int) -> tuple[int, int]:
             contacts = self.repo.batch_after(after, batch)
@@ -489,11 +509,21 @@ class ContactService:
             total += count
             if count < batch:
                 break
-        await self.storage.run(self.storage.kv.set, INDEX_STATE_KEY, fields)
-        self._indexed = fields
+
+        def record() -> None:
+            with self.storage.atomic():
+                self.storage.kv.set(INDEX_STATE_KEY, fields)
+                self.storage.kv.set(INDEX_REGION_KEY, region)
+
+        await self.storage.run(record)
+        self._indexed, self._indexed_region = fields, region
         log.info("re-indexed %d contacts", total)
         self.publish("contacts", {"reindexed": total})
-        self.check_index()  # changed again meanwhile
+        # Changed again meanwhile: the next re-index starts now. This task is not done
+        # yet, so it must not read as the re-index still running.
+        if self._reindexing is asyncio.current_task():
+            self._reindexing = None
+        self.check_index()
         return total
 
     # ------------------------------------------------------------ background work

@@ -17,9 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
+import phonenumbers
+
 from agent.core.call_events import check_event_defaults
 from agent.core.contact_stats import check_thresholds
 from agent.core.contacts import check_search_fields
+from agent.core.hotkeys import hotkey_problem
 from agent.core.schedule import schedule_problem
 
 
@@ -96,8 +99,26 @@ def _dnd_code(value: Any) -> str | None:
 
 
 def _time_zone(value: Any) -> str | None:
-    # zoneinfo reads files; the adapter that loads settings checks existence too.
+    # The shape only: zoneinfo reads files, so whether the zone exists is checked by
+    # the adapter that saves settings (agent/api/routes_settings.py, ADAPTER_CHECKS).
     return None if re.match(r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$", value) else "not a time zone"
+
+
+def _region(value: Any) -> str | None:
+    # A region phonenumbers does not know makes every national number invalid
+    # (/api/dial would refuse them all), so it is refused here.
+    if value in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return "a two-letter country code in capitals that phone numbers know, e.g. UA"
+
+
+def _names_by_extension(value: Any) -> str | None:
+    for ext, name in value.items():
+        if not isinstance(ext, str) or not ext.strip():
+            return "an extension is empty or not text"
+        if not isinstance(name, str):
+            return f"the name of extension {ext} must be text"
+    return None
 
 
 def _language(value: Any) -> str | None:
@@ -122,7 +143,9 @@ class TeamSettings:
     history_schedule: str = _setting(
         "every 15 min 08:00-21:00", schedule_problem, doc="G2 schedule (docs/schedules.md)"
     )
-    extension_users: dict[str, str] = _setting({}, doc="G3 extension -> operator name")
+    extension_users: dict[str, str] = _setting(
+        {}, _names_by_extension, doc="G3 extension -> operator name"
+    )
     completed_talk_s: int = _setting(10, _range(0, 3600), doc="G4 talk s a call must exceed")
     event_call_id_field: str = _setting("call_uuid", doc="G5 field holding the call id")
     event_number_field: str = _setting("number", doc="G5 field holding the number")
@@ -146,7 +169,7 @@ class TeamSettings:
         7, _range(1, 90), doc="M7, B11 missed calls looked back over (days)"
     )
     time_zone: str = _setting("Europe/Kyiv", _time_zone, doc="team time zone")
-    default_region: str = _setting("UA", doc="numbers without a country code")
+    default_region: str = _setting("UA", _region, doc="numbers without a country code")
     abc_thresholds: list[int] = _setting(
         [80, 95], check_thresholds, doc="M6 ABC classes: cumulative revenue % of A, of A+B"
     )
@@ -192,7 +215,9 @@ class OperatorSettings:
     stats_events: Literal["none", "chart", "report"] = _setting("chart", doc="U9")
     stats_last_events: Literal["none", "list", "table"] = _setting("list", doc="U9")
     language: str = _setting("", _language, doc="B7 en/uk/ru; empty: the OS locale")
-    hotkey: str = _setting("<ctrl>+<alt>+d", doc="B1 dial the selected text")
+    hotkey: str = _setting(
+        "<ctrl>+<alt>+d", hotkey_problem, doc="B1 dial the selected text; empty: none"
+    )
     autostart: bool = _setting(False, doc="B1 start at logon")
     dnd_when_locked: bool = _setting(False, doc="B12 DND while the session is locked")
     popup_seconds: int = _setting(8, _range(0, 600), doc="popup timeout; 0 keeps it")
