@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -96,7 +97,7 @@ def _mode(raw: Any) -> Mode:
 
 def _path_id(request: Request) -> int:
     raw = str(request.path_params["id"])
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²".isdigit() is True
         raise NotFound(f"no such id {raw[:20]!r}", field="id")
     return int(raw)
 
@@ -117,13 +118,25 @@ async def _upload(request: Request) -> tuple[bytes, str, dict[str, str] | None]:
     """The multipart ``file`` and the optional ``mapping`` JSON (contracts.md §4)."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("send the file as multipart/form-data, field 'file'", field="file")
-    async with request.form(max_part_size=MAX_UPLOAD) as form:
+    try:
+        form = await request.form(max_part_size=MAX_UPLOAD)
+    except HTTPException as exc:
+        # Starlette answers 400 for a body that is not multipart; the contract's answer
+        # to bad input is 422 with the field (contracts.md §4), as the contacts import.
+        raise InvalidInput(
+            f"the upload is not a readable multipart form: {exc.detail}",
+            field="file",
+            message_key="error.upload_unreadable",
+        ) from exc
+    try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("the form has no file in the field 'file'", field="file")
         data = await upload.read()
         filename = upload.filename or "upload.csv"
         raw = form.get("mapping")
+    finally:
+        await form.close()
     mapping: dict[str, str] | None = None
     if isinstance(raw, str) and raw.strip():
         try:

@@ -143,7 +143,9 @@ async def test_an_id_that_is_not_a_plain_number_is_not_found_when_merging_contac
     assert 404 in declared(doc, "post", "/api/contacts/{id}/merge")
 
 
-@pytest.mark.parametrize("path", ["/api/sales/import", "/api/contacts/import"])
+@pytest.mark.parametrize(
+    "path", ["/api/sales/import", "/api/contacts/import", "/api/dial-list/import"]
+)
 async def test_an_upload_that_is_not_a_readable_form_is_invalid_input_on_its_field(
     api: Api, path: str
 ) -> None:
