@@ -22,7 +22,7 @@ from agent.api.registry import Registry
 from agent.api.server import ApiServer, build_app
 from agent.api.webui import attach_web_ui
 from agent.contacts.wiring import attach_contacts
-from agent.core.errors import InvalidInput
+from agent.core.errors import AgentError, InvalidInput
 from agent.core.numbers import DialTarget, InvalidNumber, parse_dial_target
 from agent.core.phone import Phone, PhoneConfig
 from agent.core.popups import Popup, console_line
@@ -190,6 +190,10 @@ class Agent:
         # licence (L1, U10), after jobs (its presence counts the seats): a seat, else
         # LicenseError (exit 5) before anything reached the PBX
         await attach_license(self)
+        # team settings another agent saved on the shared database (B5): applied here too
+        from agent.settings_sync import attach_settings_sync
+
+        attach_settings_sync(self)
         # ---- end of feature wiring ----
         self.add_task(runtime.run(), name="runtime")
         if self.operator.auto_connect:  # U3
@@ -227,7 +231,10 @@ class Agent:
             return
         if self.runtime is not None:
             self.runtime.link_connecting()  # contracts.md §4: "connecting" from now on
-        self._live_task = asyncio.create_task(self.live.run(), name="live")
+        # The licence's seat first (U10; agent/license/wiring.py SeatGate), held while it runs.
+        gate = getattr(getattr(self, "services", None), "seat_gate", None)
+        run = gate(self.live.run) if gate is not None else self.live.run()
+        self._live_task = asyncio.create_task(run, name="live")
         self._live_task.add_done_callback(self._live_ended)
 
     def _live_ended(self, task: asyncio.Task[None]) -> None:
@@ -321,8 +328,9 @@ async def serve_until_signalled(agent: Agent) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     await agent.start()
-    windows = _windows_hooks(agent, loop) if sys.platform == "win32" else []
+    hooks = PlatformHooks()
     try:
+        hooks = platform_hooks(agent, loop)
         waiters = [
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(agent.quit_requested.wait()),
@@ -334,22 +342,44 @@ async def serve_until_signalled(agent: Agent) -> int:
         await agent.stop()
         agent.stopped.set()
         agent.stopped_sync.set()
-        for hook in windows:
-            (hook.close if hasattr(hook, "close") else hook.release)()
+        hooks.close()
     return 0
 
 
-def _windows_hooks(agent: Agent, loop: asyncio.AbstractEventLoop) -> list[Any]:
-    """The installer's AppMutex, ``--quit`` and session end (issue 9, agent/winsupport.py).
+class PlatformHooks:
+    """What a running agent holds of the operating system — on Windows the installer's
+    AppMutex, the ``--quit`` event and the session-end hook (issue 9) — released by
+    :meth:`close` once the agent has stopped. Empty elsewhere."""
+
+    def __init__(self, parts: list[Any] | None = None) -> None:
+        self.parts = list(parts or ())
+
+    def close(self) -> None:
+        parts, self.parts = self.parts, []
+        for part in parts:  # the mutex first: `--quit` waits for it to go
+            try:
+                (part.close if hasattr(part, "close") else part.release)()
+            except Exception:
+                log.exception("could not release %s", type(part).__name__)
+
+
+def platform_hooks(agent: Agent, loop: asyncio.AbstractEventLoop) -> PlatformHooks:
+    """The hooks of this platform, for the headless and the tray agent alike."""
+    return _windows_hooks(agent, loop) if sys.platform == "win32" else PlatformHooks()
+
+
+def _windows_hooks(
+    agent: Agent, loop: asyncio.AbstractEventLoop, support: Any = None
+) -> PlatformHooks:
+    """The installer's AppMutex, ``--quit`` and session end (issue 9, agent/winsupport.py;
+    ``support`` stands in for that module in tests off Windows).
 
     Windows may kill the process once the session-end callback returns, so it waits
-    (a few seconds at most) for the agent to have stopped cleanly.
+    (a few seconds at most) for the agent to have stopped cleanly. A part that cannot
+    be set up is logged and left out: the calls go on without it.
     """
-    from agent import winsupport
-
-    mutexes = winsupport.hold_instance_mutexes()
-    with contextlib.suppress(OSError):
-        winsupport.set_app_user_model_id()
+    if support is None:
+        from agent import winsupport as support
 
     def quit_now(reason: str) -> None:
         log.info("asked to quit (%s)", reason)
@@ -359,11 +389,19 @@ def _windows_hooks(agent: Agent, loop: asyncio.AbstractEventLoop) -> list[Any]:
         quit_now(reason)
         agent.stopped_sync.wait(timeout=5.0)
 
-    return [
-        mutexes,
-        winsupport.QuitListener(quit_now),
-        winsupport.SessionEndHook(end_session),
-    ]
+    parts: list[Any] = []
+    for name, make in (
+        ("the instance mutexes", support.hold_instance_mutexes),
+        ("the quit listener", lambda: support.QuitListener(quit_now)),
+        ("the session-end hook", lambda: support.SessionEndHook(end_session)),
+    ):
+        try:
+            parts.append(make())
+        except Exception:
+            log.exception("%s could not be set up", name)
+    with contextlib.suppress(OSError):
+        support.set_app_user_model_id()
+    return PlatformHooks(parts)
 
 
 @contextlib.contextmanager
@@ -417,7 +455,27 @@ def run_desktop(options: AgentOptions, *, wait_for_tray_s: float = 2.0) -> int:
                 return asyncio.run(serve_until_signalled(Agent(replace(options, headless=True))))
             except KeyboardInterrupt:
                 return 0
-        return shell.run(Agent(replace(options, headless=False, desktop=shell.attach)))
+        agent = Agent(replace(options, headless=False, desktop=shell.attach))
+        return shell.run(agent, hooks=platform_hooks)
+
+
+def tell_start_refused(exc: AgentError) -> bool:
+    """A start refused before any agent exists (not configured, no keyring, no API key):
+    a popup says why, as for a licence's refusal (agent/desktop/shell.py)."""
+    from agent.desktop.shell import tell_refusal_now
+
+    return tell_refusal_now(exc)
+
+
+def show_notice(title: str, body: str) -> bool:
+    """One popup from a process that runs no agent (a ``tel:`` click); True if shown."""
+    from agent.desktop.popups import notify_once
+
+    try:
+        return asyncio.run(notify_once(title, body))
+    except Exception:
+        log.exception("the notice could not be shown")
+        return False
 
 
 def has_display() -> bool:

@@ -47,6 +47,7 @@ from agent.core.lines import LineState
 from agent.core.outcomes import Outcome
 from agent.core.settings import OperatorSettings, TeamSettings
 from agent.i18n import LANGUAGES
+from agent.jobs.service import JOBS
 
 ROOT = Path(__file__).resolve().parents[1]
 I18N = ROOT / "agent" / "i18n"
@@ -677,6 +678,9 @@ FAMILIES: dict[str, Callable[[], list[str]] | None] = {
     "source.*": _fill("source.", lambda: _values(Source)),
     "settings.invalid.*": _fill("settings.invalid.", _settings_fields),
     "license.*": _fill("license.", lambda: _values(Fault)),  # Rejection.message_key
+    # the tray's Jobs menu and its result popups: one per job (agent/jobs)
+    "tray.job.*": _fill("tray.job.", lambda: list(JOBS)),
+    "popup.job.*": _fill("popup.job.", lambda: list(JOBS)),
     # webui/
     "link.*": _fill("link.", lambda: _values(LinkState)),
     "dialer.state.*": _fill("dialer.state.", lambda: _values(DialerState)),

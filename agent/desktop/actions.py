@@ -28,8 +28,10 @@ from agent.desktop.menu import (
     Disconnect,
     OpenWindow,
     Quit,
+    RunJob,
     SetDnd,
 )
+from agent.desktop.popup_text import job_result_text
 from agent.desktop.view import tomorrow_at
 from agent.i18n import DEFAULT, Translator
 
@@ -164,6 +166,8 @@ class DesktopActions:
                 await self.set_dnd(command)
             case Dialer():
                 await self.dialer(command)
+            case RunJob(job=job):
+                await self.run_job(job)
             case Connect():
                 self.agent.connect()
             case Disconnect():
@@ -190,6 +194,39 @@ class DesktopActions:
         if inspect.isawaitable(result):
             await result
 
+    async def run_job(self, job: str) -> None:
+        """Run now (issue 6) through the jobs service, as ``POST /api/jobs/{job}/run``
+        does; a popup tells the result when the run ends (its counts, or the error)."""
+        title = self.t(f"popup.job.{job}")
+        jobs = getattr(self.services, "jobs", None)
+        hub = getattr(self.services, "hub", None)
+        if jobs is None or hub is None:
+            self._tell(title, self.t("error.job_not_runnable"))
+            return
+        # Subscribed before the run starts: a short run must not end unheard.
+        async with hub.subscribe() as heard:
+            try:
+                claim = await jobs.run_now(job)
+            except AgentError as exc:  # not runnable here: a missing secret, a bad schedule
+                log.info("tray: job %s not run: %s", job, exc)
+                self._tell(title, self.t("popup.job.failed", error=error_text(exc, self.t)))
+                return
+            if not claim.granted:
+                where = claim.holder_host or claim.holder or "?"
+                self._tell(title, self.t("popup.job.busy", host=where))
+                return
+            while True:
+                message = await heard.get()
+                data = message.data if message.topic == "job" else None
+                if (
+                    isinstance(data, dict)
+                    and data.get("run_id") == claim.run_id
+                    and data.get("state") != "running"
+                ):
+                    break
+        log.info("tray: job %s run %s ended %s", job, claim.run_id, data.get("state"))
+        self._tell(title, job_result_text(job, data, self.t))
+
     async def dial_clipboard(self) -> None:
         text = await asyncio.to_thread(read_selection, "clipboard")
         target = find_number(text or "", self.region())
@@ -197,6 +234,18 @@ class DesktopActions:
             self._tell(self.t("tray.dial_clipboard"), self.t("popup.no_number_clipboard"))
             return
         await self.runtime.dial(target.number)
+        self._extension_ignored(target)
+
+    def _extension_ignored(self, target: DialTarget) -> None:
+        """``;ext=`` / "x12" cannot be dialled: the PBX API has no way to send tones into
+        a call (phonet-api.md: no DTMF-send endpoint). Say so, never drop it silently."""
+        if not target.extension:
+            return
+        log.info("extension %s not dialled: the PBX API cannot send it", target.extension)
+        self._tell(
+            self.t("popup.dial", number=target.number),
+            self.t("popup.extension_ignored", ext=target.extension),
+        )
 
     def open_window(self, target: str | None) -> None:
         window = getattr(self.services, "window", None)
@@ -221,6 +270,8 @@ class DesktopActions:
             words = ", ".join(x for x in (about.region or about.country, about.operator) if x)
             if words:
                 lines.append(words)
+        if target.extension:  # said before the operator decides (B1; see _extension_ignored)
+            lines.append(self.t("popup.extension_ignored", ext=target.extension))
         t = self.t
         asked = self.notices is not None and self.notices.ask(
             t("popup.dial_confirm", number=number),
@@ -231,6 +282,7 @@ class DesktopActions:
         if not asked:  # no popups here: the hotkey itself is the confirmation
             log.info("hotkey: dialling without a confirmation popup (none can be shown)")
             await self.runtime.dial(number)
+            self._extension_ignored(target)
 
     async def _contact_name(self, number: str) -> str | None:
         lookup = getattr(self.runtime, "lookup", None)

@@ -1,23 +1,75 @@
 """Start the agent at logon, as a setting (B1, operator setting ``autostart``).
 
 Windows: the ``Phonet Agent`` value under HKCU ``…\\CurrentVersion\\Run``, the very
-value the installer's task writes (agent/winsupport.py), so the two never disagree.
+value the installer's "Start at logon" task writes (agent/winsupport.py).
 Linux: an XDG autostart entry, ``$XDG_CONFIG_HOME/autostart/phonet-agent.desktop``
 (freedesktop.org Desktop Application Autostart Specification).
 The agent starts with ``--autostart`` (contracts.md §2: start quietly).
+
+The setting and the entry are kept in agreement by :func:`plan`: the agent remembers
+(in its data dir, per machine) what it last agreed on, so a changed setting is written
+to the entry, and an entry changed outside the agent (the installer's task, the user
+deleting it) changes the setting — never the other way round by default.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.profile import write_atomically
 
 DESKTOP_FILE = "phonet-agent.desktop"
 AUTOSTART_FLAG = "--autostart"
+APPLIED_FILE = "autostart.json"  # in the data dir: what the setting and the entry agreed on
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What to do so the setting and the logon entry agree (:func:`plan`)."""
+
+    applied: bool  # what both say afterwards (remembered for the next time)
+    write: bool | None = None  # set the entry to this
+    adopt: bool | None = None  # save this as the setting: the entry changed outside
+
+
+def plan(wanted: bool, entry: bool, applied: bool | None) -> Step:
+    """The setting is ``wanted``, the entry exists or not, ``applied`` is what they last
+    agreed on (None: never on this machine, e.g. the first run after the installer).
+
+    - a setting changed since (saved in the window) is written to the entry;
+    - else an entry changed since (the installer's "Start at logon", or removed by
+      hand) is adopted as the setting;
+    - the first time, an existing entry wins over the default ``False`` (the
+      installer wrote it), and a setting that is on writes a missing entry.
+    """
+    if applied is not None and wanted != applied:
+        return Step(wanted, write=wanted if entry != wanted else None)
+    if applied is not None and entry != applied:
+        return Step(entry, adopt=entry if entry != wanted else None)
+    if applied is None and entry != wanted:
+        if entry:
+            return Step(True, adopt=True)
+        return Step(True, write=True)
+    return Step(wanted)
+
+
+def read_applied(path: Path) -> bool | None:
+    """What the setting and the entry last agreed on; None when never recorded (or the
+    record is unreadable: then the first-time rule of :func:`plan` applies again)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("applied")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, bool) else None
+
+
+def write_applied(path: Path, applied: bool) -> None:
+    write_atomically(path, json.dumps({"applied": applied}) + "\n", mode=0o644)
 
 
 def agent_command(data_dir: Path | None = None) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from agent.core.journal import JournalEntry
 from agent.desktop.view import (
     DayFigures,
+    JobView,
     TrayView,
     day_figures,
     day_start,
@@ -65,8 +66,10 @@ class TrayFeed:
         missed: Callable[[datetime], Awaitable[int | None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         language: Callable[[], str] = lambda: "en",
+        jobs: Callable[[], tuple[JobView, ...]] = lambda: (),
     ) -> None:
         self.runtime = runtime
+        self._jobs = jobs
         self.journal = journal
         self.own_ext = own_ext
         self._link = link
@@ -109,8 +112,12 @@ class TrayFeed:
                 await self.refresh()
             except Exception:
                 log.exception("the tray's state could not be computed")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+            # close() sends when it meets the tick (CPython gh-86296), and this task then
+            # never ends: Quit hung with it (seen about once in 15 stops).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                async with asyncio.timeout(TICK_S):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def refresh(self) -> TrayView:
@@ -167,6 +174,7 @@ class TrayFeed:
             dnd_available=bool(self.runtime.dnd_code),
             lines=lines_view(status.get("lines") or ()),
             dialer=dialer_view(status.get("dialer"), self._has_dialer()),
+            jobs=self._jobs(),
             figures=self._figures,
             recent=recent_numbers(self.runtime.recent_numbers, self._journal_recent),
             problem=problem,

@@ -53,6 +53,13 @@ class Dialer:
 
 
 @dataclass(frozen=True, slots=True)
+class RunJob:
+    """Run a job now (issue 6; J1 history import, J2 robot import)."""
+
+    job: str
+
+
+@dataclass(frozen=True, slots=True)
 class Connect:
     pass
 
@@ -67,7 +74,7 @@ class Quit:
     pass
 
 
-Command = OpenWindow | DialClipboard | Dial | SetDnd | Dialer | Connect | Disconnect | Quit
+Command = OpenWindow | DialClipboard | Dial | SetDnd | Dialer | RunJob | Connect | Disconnect | Quit
 
 PAUSE_MINUTES = (5, 10, 15, 30, 60)  # issue 3 (A2: "N minutes picked from a list")
 
@@ -112,6 +119,8 @@ def build_menu(view: TrayView, tz: tzinfo) -> tuple[Entry, ...]:
     ]
     if view.dialer is not None:
         entries.append(Entry(t("tray.dialer"), enabled=view.online, submenu=_dialer_menu(view, t)))
+    if view.jobs:
+        entries.append(Entry(t("tray.jobs"), submenu=_jobs_menu(view, t)))
     entries += [
         SEPARATOR,
         Entry(t("tray.settings"), OpenWindow("settings")),
@@ -151,6 +160,15 @@ def _dialer_menu(view: TrayView, t: Translator) -> tuple[Entry, ...]:
         ),
         Entry(t("tray.dialer_resume"), Dialer("resume"), enabled=paused),
         Entry(t("tray.dialer_stop"), Dialer("stop"), enabled=running or paused),
+    )
+
+
+def _jobs_menu(view: TrayView, t: Translator) -> tuple[Entry, ...]:
+    """Run now: the PBX history import (J1), the robot import (J2) where it is set up.
+    Neither needs the live link (REST and MS SQL); a job running here is greyed out."""
+    return tuple(
+        Entry(t(f"tray.job.{job.name}"), RunJob(job.name), enabled=not job.running)
+        for job in view.jobs
     )
 
 

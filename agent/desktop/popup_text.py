@@ -6,7 +6,9 @@ without a notification server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from agent.core.events import Direction
 from agent.core.popups import Popup, PopupKind
@@ -80,3 +82,30 @@ def _buttons(popup: Popup) -> tuple[str, ...]:
             return ("call_back", "create_event", *contact)
         case PopupKind.HANGUP:
             return ("create_event", *contact)
+
+
+def job_result_text(job: str, run: Mapping[str, Any], t: Translator) -> str:
+    """What a finished "Run now" says (issue 6): the run's counts, or why it did not
+    finish. ``run`` is the ``job`` live message (agent/jobs/runner.py ``_announce``)."""
+    counts = run.get("counts") or {}
+    state = run.get("state")
+    if state == "ok" and job == "robot":
+        skipped = sum(
+            int(counts.get(k) or 0) for k in ("skipped_unmapped", "skipped_repeated", "invalid")
+        )
+        return t(
+            "popup.job.robot_ok",
+            rows=counts.get("rows", 0),
+            events=counts.get("events", 0),
+            skipped=skipped,
+        )
+    if state == "ok":
+        return t(
+            "popup.job.history_ok",
+            records=counts.get("records", 0),
+            imported=counts.get("imported", 0),
+            events=counts.get("events", 0),
+        )
+    if state == "failed":
+        return t("popup.job.failed", error=str(run.get("error") or "?"))
+    return t("popup.job.stopped")

@@ -19,15 +19,16 @@ import contextlib
 import logging
 import sys
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from agent.core.popups import Popup, PopupKind, console_line
 from agent.desktop.popup_text import PopupText, missed, popup_text
 from agent.i18n import Translator
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 APP_NAME = "Phonet Agent"
 MAX_VISIBLE = 3  # calls with a popup on screen at once; older ones are closed
@@ -101,7 +102,7 @@ class DesktopPopups:
         try:
             if self._notifier is None:
                 self._notifier = _make_notifier()
-            await asyncio.wait_for(self._notifier.get_capabilities(), PROBE_TIMEOUT_S)
+            await within(self._notifier.get_capabilities(), PROBE_TIMEOUT_S)
         except Exception as exc:
             self._unavailable(f"{type(exc).__name__}: {exc}".strip(": "))
         else:
@@ -272,7 +273,7 @@ class DesktopPopups:
             timeout=timeout_s,
         )
         try:
-            await asyncio.wait_for(self._notifier.send_notification(note), SEND_TIMEOUT_S)
+            await within(self._notifier.send_notification(note), SEND_TIMEOUT_S)
         except Exception as exc:
             self._unavailable(f"{type(exc).__name__}: {exc}".strip(": "))
             return False
@@ -288,7 +289,7 @@ class DesktopPopups:
 
     async def _clear(self, shown: _Shown) -> None:
         try:
-            await asyncio.wait_for(self._notifier.clear(shown.identifier), SEND_TIMEOUT_S)
+            await within(self._notifier.clear(shown.identifier), SEND_TIMEOUT_S)
         except KeyError:
             # desktop-notifier forgets a D-Bus popup once a button was pressed, but a
             # server may keep showing it (dunst does): close it by the server's id.
@@ -365,13 +366,20 @@ def _platform_id(notifier: Any, identifier: str) -> Any:
         return None
 
 
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``asyncio.wait_for`` without its Python 3.11 flaw: a cancellation that meets the
+    result is swallowed there (CPython gh-86296), and the agent's stop waits forever."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
 async def _close_by_platform_id(notifier: Any, platform_id: Any) -> None:
     interface = getattr(getattr(notifier, "_backend", None), "interface", None)
     close = getattr(interface, "call_close_notification", None)
     if platform_id is None or close is None:
         return
     with contextlib.suppress(Exception):  # gone already: the user closed it
-        await asyncio.wait_for(close(platform_id), SEND_TIMEOUT_S)
+        await within(close(platform_id), SEND_TIMEOUT_S)
 
 
 async def _disconnect(notifier: Any) -> None:
@@ -381,7 +389,7 @@ async def _disconnect(notifier: Any) -> None:
         return
     with contextlib.suppress(Exception):
         bus.disconnect()
-        await asyncio.wait_for(bus.wait_for_disconnect(), PROBE_TIMEOUT_S)
+        await within(bus.wait_for_disconnect(), PROBE_TIMEOUT_S)
 
 
 def _make_notifier() -> Any:

@@ -4,8 +4,10 @@
 :class:`DesktopShell` starts the loop thread, which starts the agent and then
 :func:`attach_desktop` (popups, the tray's state feed, the hotkey, the session-lock
 watcher, autostart); the main thread runs the tray until the agent stops. Quit, from
-the menu, ``POST /api/quit`` or a signal, always goes through the agent: it stops
-cleanly (``api.json`` removed, the lock released), then the tray is stopped.
+the menu, ``POST /api/quit``, a signal or — on Windows — the ``--quit`` event and the
+session's end (the platform hooks agent/app.py hands to :meth:`DesktopShell.run`), always
+goes through the agent: it stops cleanly (``api.json`` removed, the lock released), then
+the hooks are released and the tray is stopped.
 The wiring itself is in agent/desktop/wiring.py.
 """
 
@@ -19,8 +21,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from agent.core.errors import AgentError
 from agent.desktop.actions import DesktopActions
@@ -34,7 +37,7 @@ from agent.desktop.wiring import (
     operator_language,
     team_zone,
 )
-from agent.i18n import DEFAULT, Translator
+from agent.i18n import DEFAULT, Translator, resolve_language
 from agent.tray_backend import choose_backend
 
 log = logging.getLogger(__name__)
@@ -46,12 +49,28 @@ class DesktopUnavailable(Exception):
     """No tray can be shown here (no display, no backend): run headless instead."""
 
 
+class Held(Protocol):
+    """What the platform hooks hold while the agent runs (agent/app.py PlatformHooks)."""
+
+    def close(self) -> None: ...
+
+
+Hooks = Callable[[Any, asyncio.AbstractEventLoop], Held]
+
+
 class DesktopShell:
     """Make it (the tray: may raise :class:`DesktopUnavailable`), then :meth:`run` an
     agent whose options carry :meth:`attach` as their desktop wiring."""
 
-    def __init__(self, *, backend: str | None = None, wait_for_tray_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        backend: str | None = None,
+        wait_for_tray_s: float = 0.0,
+        tray_factory: Callable[..., Tray] = Tray,
+    ) -> None:
         self.agent: ShellAgent | None = None
+        self.hooks: Hooks | None = None
         self.desktop: Desktop | None = None
         self.exit_code = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -67,7 +86,7 @@ class DesktopShell:
         if chosen == "dummy":
             raise DesktopUnavailable("no display")
         try:
-            self.tray = Tray(chosen, run_command=self._command, tz=self._zone)
+            self.tray = tray_factory(chosen, run_command=self._command, tz=self._zone)
         except Exception as exc:  # an import or display error of the GUI toolkit
             raise DesktopUnavailable(f"{chosen} tray: {type(exc).__name__}: {exc}") from exc
         log.info("tray backend: %s", chosen)
@@ -77,8 +96,11 @@ class DesktopShell:
     def _zone(self) -> tzinfo:
         return team_zone(self.agent) if self.agent is not None else UTC
 
-    def run(self, agent: ShellAgent) -> int:
+    def run(self, agent: ShellAgent, *, hooks: Hooks | None = None) -> int:
+        """Run the agent and the tray until the agent stops; ``hooks(agent, loop)`` are
+        installed once it started and closed once it stopped (agent/app.py)."""
         self.agent = agent
+        self.hooks = hooks
         if sys.platform == "win32":
             _windows_identity()
         thread = threading.Thread(target=self._agent_thread, name="agent-loop")
@@ -167,12 +189,15 @@ class DesktopShell:
         self.loop = asyncio.get_running_loop()
         agent = self.agent
         assert agent is not None
+        held: Held | None = None
         try:
             try:
                 await agent.start()
             except AgentError as exc:
                 await self._tell_refusal(exc)
                 raise
+            if self.hooks is not None:
+                held = self.hooks(agent, self.loop)
             if not self._quit_early:
                 await agent.quit_requested.wait()
         finally:
@@ -181,25 +206,48 @@ class DesktopShell:
             if self.desktop is not None:
                 await self.desktop.close()
             await agent.stop()
+            # Windows' session-end callback waits for this before it lets the OS go on.
+            agent.stopped.set()
+            agent.stopped_sync.set()
+            if held is not None:
+                held.close()
             log.info("agent stopped")
         return 0
 
     async def _tell_refusal(self, exc: AgentError) -> None:
-        """A refused start (the licence has no seat: exit 5; no keyring…) is printed on
-        stderr, which a tray user never sees: a popup says it (issue 3), else the
-        console fallback does."""
+        """A refused start (the licence has no seat: exit 5) is printed on stderr, which
+        a tray user never sees: a popup says it (issue 3), else the console fallback."""
         agent = self.agent
-        t = Translator(operator_language(agent)() if agent is not None else DEFAULT)
-        title, body = t("popup.start_refused"), refusal_text(exc, t)
-        try:
-            if self.desktop is not None:
-                shown = await self.desktop.popups.tell_now(title, body)
-            else:  # refused before the popups were wired: a notifier of its own
-                shown = await notify_once(title, body)
-        except Exception:
-            log.exception("the refusal could not be shown")
-            shown = False
-        log.info("start refused (%s); %s", exc, "a popup says so" if shown else "no popup")
+        language = operator_language(agent)() if agent is not None else DEFAULT
+        popups = self.desktop.popups if self.desktop is not None else None
+        await tell_refusal(exc, language, popups)
+
+
+async def tell_refusal(exc: AgentError, language: str, popups: Any = None) -> bool:
+    """*Phonet Agent did not start* and why, as a popup: through the agent's popups when
+    they were wired, else a notifier of its own. True when it was shown."""
+    t = Translator(language)
+    title, body = t("popup.start_refused"), refusal_text(exc, t)
+    try:
+        if popups is not None:
+            shown = bool(await popups.tell_now(title, body))
+        else:
+            shown = await notify_once(title, body)
+    except Exception:
+        log.exception("the refusal could not be shown")
+        shown = False
+    log.info("start refused (%s); %s", exc, "a popup says so" if shown else "no popup")
+    return shown
+
+
+def tell_refusal_now(exc: AgentError) -> bool:
+    """The same from a thread with no loop: a start refused before the agent exists
+    (no keyring, no API key, not configured; agent/cli.py), in the computer's language."""
+    try:
+        return asyncio.run(tell_refusal(exc, resolve_language("")))
+    except Exception:
+        log.exception("the refusal could not be shown")
+        return False
 
 
 def refusal_text(exc: AgentError, t: Translator) -> str:

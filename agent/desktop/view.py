@@ -62,6 +62,14 @@ class DialerView:
 
 
 @dataclass(frozen=True, slots=True)
+class JobView:
+    """A job the tray can run now (issue 6: "Run now" from the tray; J1, J2)."""
+
+    name: str  # history | robot (agent/jobs/service.py JOBS)
+    running: bool = False  # a run of this agent is in progress
+
+
+@dataclass(frozen=True, slots=True)
 class TrayView:
     extension: str
     link: str = "offline"  # offline | connecting | online
@@ -71,6 +79,7 @@ class TrayView:
     dnd_available: bool = False  # a DND combination (U4) is set
     lines: tuple[LineView, ...] = ()
     dialer: DialerView | None = None  # None: this build has no dialer
+    jobs: tuple[JobView, ...] = ()  # the jobs' "Run now" entries; () without the jobs area
     figures: DayFigures = DayFigures()
     recent: tuple[str, ...] = ()
     problem: str | None = None  # e.g. "API key refused": shown on the state line

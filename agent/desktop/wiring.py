@@ -14,8 +14,9 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from agent.desktop.links import HotkeyListener, parse_hotkey, read_selection
 from agent.desktop.popups import DesktopPopups, console_fallback
 from agent.desktop.session_lock import LockDnd, LockWatcher
 from agent.desktop.tray import Tray
+from agent.desktop.view import JobView
 from agent.i18n import resolve_language
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class ShellAgent(Protocol):
     """What the shell needs of agent/app.py's Agent."""
 
     quit_requested: asyncio.Event
+    stopped: asyncio.Event
+    stopped_sync: threading.Event  # Windows' session-end callback waits on it
     runtime: Any
     services: Any
     team: Any
@@ -130,6 +134,7 @@ async def attach_desktop(agent: ShellAgent, tray: Tray) -> Desktop:
         show=tray.show,
         missed=lambda since: _unhandled_missed(services, since),
         language=language,
+        jobs=lambda: tray_jobs(services),
     )
     runtime.state_listeners.append(feed.changed)
     runtime.outcome_listeners.append(feed.journal_changed)
@@ -153,6 +158,24 @@ async def attach_desktop(agent: ShellAgent, tray: Tray) -> Desktop:
     return desktop
 
 
+def tray_jobs(services: Any) -> tuple[JobView, ...]:
+    """The tray's "Run now" entries (issue 6): the PBX history import (J1) wherever the
+    jobs area is wired, the robot import (J2) once its server and user are set (G6)."""
+    service = getattr(services, "jobs", None)
+    if service is None:
+        return ()
+    team = service.team
+    names = ["history", *(["robot"] if team.robot_server and team.robot_user else [])]
+    views = []
+    for name in names:
+        try:
+            running = bool(service.scheduler.view(name)["running_here"])
+        except (KeyError, AttributeError):
+            running = False
+        views.append(JobView(name, running))
+    return tuple(views)
+
+
 async def _unhandled_missed(services: Any, since: Any) -> int | None:
     """Today's unhandled missed calls (B10) from the dialer's service; None without it."""
     missed = getattr(getattr(services, "dialer", None), "missed", None)
@@ -169,7 +192,7 @@ async def apply_settings(desktop: Desktop, agent: ShellAgent) -> None:
     operator = agent.operator
     await _apply_hotkey(desktop, str(operator.hotkey))
     await _apply_lock(desktop, agent, bool(operator.dnd_when_locked))
-    await asyncio.to_thread(_apply_autostart, bool(operator.autostart), agent.options.data_dir)
+    await _apply_autostart(agent)
 
 
 async def _apply_hotkey(desktop: Desktop, text: str) -> None:
@@ -229,15 +252,50 @@ async def _apply_lock(desktop: Desktop, agent: ShellAgent, wanted: bool) -> None
         desktop.lock = watcher
 
 
-def _apply_autostart(wanted: bool, data_dir: Any) -> None:
+async def _apply_autostart(agent: ShellAgent) -> None:
+    """The ``autostart`` setting and the logon entry made to agree (autostart.plan): a
+    setting changed in the window is written to the entry; an entry the installer wrote
+    (or the user removed) becomes the setting, so the two never disagree."""
+    wanted = bool(agent.operator.autostart)
+    adopt = await asyncio.to_thread(_sync_autostart, wanted, agent.options.data_dir)
+    if adopt is None:
+        return
+    from agent.storage.repositories import operator_scope
+
+    storage = agent.services.storage
+    scope = operator_scope(agent.options.domain, agent.options.ext)
+    await storage.run(lambda: storage.settings.save(scope, {"autostart": adopt}))
+    agent.operator = replace(agent.operator, autostart=adopt)
+    hub = getattr(agent.services, "hub", None)
+    if hub is not None:  # an open settings page shows the new value
+        hub.publish("settings", {"changed": ["operator.autostart"]})
+
+
+def _sync_autostart(wanted: bool, data_dir: Any) -> bool | None:
+    """Blocking part (the registry, files): the value to save as the setting, if any."""
+    root = getattr(data_dir, "root", None)
     try:
-        if autostart.is_enabled() != wanted:
-            root = getattr(data_dir, "root", None)
+        entry = autostart.is_enabled()
+        record = Path(root) / autostart.APPLIED_FILE if root is not None else None
+        step = autostart.plan(
+            wanted, entry, autostart.read_applied(record) if record is not None else None
+        )
+        if step.write is not None:
             default = _default_data_dir()
-            autostart.set_enabled(wanted, data_dir=None if root == default else root)
-            log.info("autostart at logon %s", "on" if wanted else "off")
+            autostart.set_enabled(step.write, data_dir=None if root == default else root)
+            log.info("autostart at logon %s", "on" if step.write else "off")
+        if step.adopt is not None:
+            log.info(
+                "autostart at logon is %s outside the agent (the installer, or by hand): "
+                "the setting follows it",
+                "on" if step.adopt else "off",
+            )
+        if record is not None:
+            autostart.write_applied(record, step.applied)
     except OSError as exc:
         log.warning("autostart could not be changed: %s", exc)
+        return None
+    return step.adopt
 
 
 def _default_data_dir() -> Path | None:

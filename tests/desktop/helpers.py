@@ -20,7 +20,7 @@ from PIL import Image
 
 from agent.desktop.icons import COLOURS
 from agent.desktop.menu import SEPARATOR, Entry, build_menu
-from agent.desktop.view import IconState, TrayView, dialer_view
+from agent.desktop.view import IconState, JobView, TrayView, dialer_view
 from tests.desktop.session import DesktopSession, wait_for
 
 TRAY_BOX = (0, 0, 40, 32)  # trayer's strip at the top left: our icon docks there
@@ -57,13 +57,15 @@ def wait_icon(desktop: DesktopSession, state: IconState, name: str, timeout: flo
 
 
 def menu_for(status: dict[str, Any], **overrides: Any) -> tuple[Entry, ...]:
-    """The menu a running agent shows, from its ``/api/status`` (the dialer is wired)."""
+    """The menu a running agent shows, from its ``/api/status`` (the dialer and the
+    jobs are wired; the robot import is not set up in these tests)."""
     fields: dict[str, Any] = {
         "extension": status["extension"],
         "link": status["link"],
         "dnd": status["dnd"]["on"],
         "dnd_available": True,
         "dialer": dialer_view(status.get("dialer"), present=True),
+        "jobs": (JobView("history"),),
     }
     return build_menu(TrayView(**{**fields, **overrides}), UTC)
 

@@ -61,3 +61,31 @@ async def test_the_feed_shows_progress_once_counted_and_follows_the_language() -
     view = await feed.refresh()
     assert view.language == "ru" and tooltip(view, UTC).endswith("\nОбзвон: 40 из 250")
     assert [v.language for v in shown] == ["en", "en", "ru"]  # each change drawn once
+
+
+async def test_closing_the_feed_always_ends_it_even_when_a_change_meets_the_close() -> None:
+    """Quit closes the feed; a state change arriving in the same instant must not keep
+    its task alive (asyncio.wait_for on 3.11 swallowed such a cancellation: the agent's
+    stop then waited forever)."""
+    import asyncio
+
+    runtime = Runtime()
+    for _ in range(200):
+        shown: list[TrayView] = []
+        feed = TrayFeed(
+            runtime=runtime,
+            journal=Journal(),
+            own_ext="001",
+            link=lambda: ("online", True, None),
+            has_dialer=lambda: True,
+            completed_talk_s=lambda: 10,
+            tz=lambda: UTC,
+            show=shown.append,
+        )
+        feed.start()
+        while not shown:  # the feed is in its wait for the next change
+            await asyncio.sleep(0)
+        feed.changed()
+        closing = asyncio.ensure_future(feed.close())
+        done, _ = await asyncio.wait({closing}, timeout=10)
+        assert done, "the feed's task did not end when closed"

@@ -15,6 +15,7 @@ import pytest
 from tests.desktop.conftest import ROOT, RunningAgent
 from tests.desktop.helpers import SelectionOwner, menu_for, menu_keys, use_menu
 from tests.desktop.session import DesktopSession, Notice, wait_for
+from tests.desktop.test_popups_live import newest
 
 pytestmark = pytest.mark.desktop
 
@@ -70,6 +71,27 @@ def test_a_tel_link_on_the_command_line_reaches_the_running_agent(
     )
     assert done.returncode == 0, done.stderr
     wait_for(lambda: dialled(agent) == [NUMBER], 15, "makeCall with the number")
+
+
+def test_a_tel_link_with_an_extension_says_in_a_popup_that_the_extension_was_not_dialled(
+    agent: RunningAgent, desktop: DesktopSession
+) -> None:
+    """RFC 3966 ``;ext=``: the PBX API places the call but cannot send tones into it (no
+    DTMF endpoint, phonet-api.md), so the number is dialled and the operator is told."""
+    assert desktop.recorder is not None
+    mark = desktop.recorder.mark()
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "tel:+380-44-224-98-95;ext=12",
+         "--data-dir", str(agent.data_dir.root)],
+        env={**desktop.env, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=30, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: dialled(agent) == [NUMBER], 15, "makeCall with the number alone")
+    popup = newest(desktop, mark, f"Calling {NUMBER}")
+    assert popup.body.startswith("Extension 12 was not dialled"), popup.body
+    desktop.screenshot("popup-extension-not-dialled")
+    desktop.close_all_popups()
 
 
 def test_the_hotkey_dials_the_selected_text_after_a_confirm_popup(

@@ -16,13 +16,16 @@ from agent.desktop.menu import (
     Disconnect,
     OpenWindow,
     Quit,
+    RunJob,
     SetDnd,
     build_menu,
     default_command,
     find,
     to_pystray,
 )
-from agent.desktop.view import DialerView, TrayView
+from agent.desktop.popup_text import job_result_text
+from agent.desktop.view import DialerView, JobView, TrayView
+from agent.i18n import Translator
 
 ONLINE = TrayView(extension="001", link="online", dnd_available=True)
 
@@ -165,3 +168,56 @@ def test_the_menu_speaks_ukrainian_and_russian_with_the_same_commands_b7() -> No
     offline = build_menu(TrayView(extension="001", connect_wanted=False, language="ru"), UTC)
     assert find(offline, "Подключиться").command == Connect()
     assert find(offline, "Выйти").command == Quit()
+
+
+# ------------------------------------------------------------------ jobs (issue 6)
+
+
+def test_jobs_offers_run_now_for_the_history_import_after_auto_dial() -> None:
+    view = TrayView(
+        extension="001", link="online", dialer=DialerView("idle"), jobs=(JobView("history"),)
+    )
+    menu = build_menu(view, UTC)
+    assert [e.text for e in menu].index("Jobs") == [e.text for e in menu].index("Auto-dial") + 1
+    jobs = find(menu, "Jobs")
+    assert [(e.text, e.command, e.enabled) for e in jobs.submenu or ()] == [
+        ("Import PBX history now", RunJob("history"), True),
+    ]
+
+
+def test_the_robot_import_is_offered_only_when_it_is_set_up_and_a_running_job_is_greyed() -> None:
+    both = (JobView("history", running=True), JobView("robot"))
+    menu = build_menu(TrayView(extension="001", jobs=both), UTC)  # offline: REST still works
+    assert [(e.text, e.command, e.enabled) for e in find(menu, "Jobs").submenu or ()] == [
+        ("Import PBX history now", RunJob("history"), False),
+        ("Import robot results now", RunJob("robot"), True),
+    ]
+    assert "Jobs" not in texts(ONLINE)  # no jobs area, no entry
+
+
+def test_jobs_speak_the_operators_language_b7() -> None:
+    view = TrayView(extension="001", language="uk", jobs=(JobView("history"), JobView("robot")))
+    jobs = find(build_menu(view, UTC), "Завдання")
+    assert [e.text for e in jobs.submenu or ()] == [
+        "Імпортувати історію АТС зараз",
+        "Імпортувати результати робота зараз",
+    ]
+
+
+def test_a_finished_run_says_its_counts_or_why_it_did_not_finish() -> None:
+    t = Translator("en")
+    history = {"state": "ok", "counts": {"records": 7, "imported": 5, "events": 2}}
+    assert job_result_text("history", history, t) == (
+        "Done: 7 calls read, 5 imported, 2 events created."
+    )
+    robot = {
+        "state": "ok",
+        "counts": {"rows": 9, "events": 4, "skipped_unmapped": 2, "skipped_repeated": 2,
+                   "invalid": 1},
+    }  # fmt: skip
+    assert job_result_text("robot", robot, t) == "Done: 9 rows read, 4 events created, 5 skipped."
+    failed = {"state": "failed", "error": "HTTP 503 from the PBX", "counts": {}}
+    assert job_result_text("history", failed, t) == "Failed: HTTP 503 from the PBX"
+    assert job_result_text("robot", {"state": "lost"}, t) == "Stopped before it finished."
+    ru = job_result_text("history", history, Translator("ru"))
+    assert ru == "Готово: прочитано звонков — 7, импортировано — 5, создано событий — 2."

@@ -1,5 +1,6 @@
-"""A start the licence refuses (L1, U10: exit 5) is shown to the tray user as a popup
-on the real notification server, not only on stderr, which a tray user never sees."""
+"""A refused start is shown to the tray user as a popup on the real notification server,
+not only on stderr, which a tray user never sees: the licence's refusal (L1, U10:
+exit 5), and those before the agent exists — no API key, no keyring (exit 3)."""
 
 from __future__ import annotations
 
@@ -51,4 +52,52 @@ def test_a_refused_start_says_why_in_a_popup_and_exits_5(
     assert popup.body.startswith("The licence refused the start:")
     assert "002" in popup.body  # who holds the seat
     desktop.screenshot("popup-start-refused")
+    desktop.close_all_popups()
+
+
+def start_without_a_key(
+    desktop: DesktopSession, simulator: SimulatorInfo, data_dir: DataDir, **env: str
+) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "agent", "run", "--data-dir", str(data_dir.root)]
+    args += ["--base-url", simulator.base_url, "--domain", simulator.domain, "--ext", "001"]
+    environ = {**desktop.env, "PYTHONPATH": str(ROOT), **env}
+    environ.pop("PHONET_API_KEY", None)
+    return subprocess.run(args, env=environ, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_a_start_with_no_api_key_stored_says_why_in_a_popup_and_exits_3(
+    desktop: DesktopSession, simulator: SimulatorInfo, tmp_path: Path
+) -> None:
+    """The session's keyring works but holds no key for this extension."""
+    assert desktop.recorder is not None
+    mark = desktop.recorder.mark()
+
+    done = start_without_a_key(desktop, simulator, DataDir(tmp_path / "data"))
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "no API key for" in done.stderr
+    popup = newest(desktop, mark, "Phonet Agent did not start")
+    assert popup.body.startswith(f"No API key for {simulator.domain}/001"), popup.body
+    assert "phonet-agent secret set api-key" in popup.body
+    desktop.screenshot("popup-start-refused-no-key")
+    desktop.close_all_popups()
+
+
+def test_a_start_with_no_keyring_says_why_in_a_popup_and_exits_3(
+    desktop: DesktopSession, simulator: SimulatorInfo, tmp_path: Path
+) -> None:
+    assert desktop.recorder is not None
+    mark = desktop.recorder.mark()
+
+    done = start_without_a_key(
+        desktop,
+        simulator,
+        DataDir(tmp_path / "data"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    popup = newest(desktop, mark, "Phonet Agent did not start")
+    assert popup.body.startswith("No OS keyring backend is available"), popup.body
+    assert "PHONET_API_KEY" in popup.body
     desktop.close_all_popups()

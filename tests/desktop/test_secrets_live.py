@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -83,6 +85,75 @@ def test_a_secret_round_trips_through_the_real_keyring_and_is_nowhere_on_disk(
         assert files_holding(simulator.api_key, data, keyrings, agent.output) == []
     finally:
         desktop.run(["secret-tool", "clear", "service", SERVICE, "username", user])
+
+
+def typed_at_a_terminal(args: list[str], env: dict[str, str], typed: str) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal of its own, as an operator at a console would:
+    wait for the prompt, type the line, and return the exit code and everything the
+    terminal showed (an echo included)."""
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent", *args],
+        stdin=slave, stdout=slave, stderr=slave, env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT, start_new_session=True,  # no controlling terminal: getpass uses stdin's
+    )  # fmt: skip
+    os.close(slave)
+    shown = b""
+
+    def read_until(done: Callable[[bytes], bool]) -> None:
+        nonlocal shown
+        deadline = time.monotonic() + 30
+        while not done(shown) and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the child closed the terminal
+                    return
+                if not chunk:
+                    return
+                shown += chunk
+
+    try:
+        read_until(lambda text: b"api-key: " in text)  # echo is off once the prompt shows
+        assert b"api-key: " in shown, shown
+        os.write(master, typed.encode() + b"\n")
+        read_until(lambda _text: process.poll() is not None)
+        code = process.wait(30)
+        read_until(lambda _text: False)
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+    return code, shown.decode(errors="replace")
+
+
+def test_secret_set_at_a_terminal_asks_without_showing_what_is_typed(
+    desktop: DesktopSession, simulator: SimulatorInfo, tmp_path: Path
+) -> None:
+    env = {**os.environ, **desktop.env}
+    env.pop("PHONET_API_KEY", None)
+    data = str(tmp_path / "data")
+    args = ["--domain", simulator.domain, "--ext", "001", "--data-dir", data]
+    assert cli(["configure", *args], env).returncode == 0
+    user = f"{simulator.domain}/001"
+    try:
+        code, shown = typed_at_a_terminal(["secret", "set", "api-key", *args], env, "Typed-k3y-42")
+        assert code == 0, shown
+        assert "stored api-key" in shown
+        assert "Typed-k3y-42" not in shown  # never echoed
+        assert secret_tool(desktop, user) == "Typed-k3y-42"
+    finally:
+        desktop.run(["secret-tool", "clear", "service", SERVICE, "username", user])
+
+
+def test_secret_set_refuses_an_empty_secret_with_exit_2(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    done = cli(["secret", "set", "api-key", "--domain", "d", "--ext", "001"], env, "\n")
+    assert done.returncode == 2
+    assert "no secret given" in done.stderr
 
 
 def test_phonet_api_key_is_used_for_that_process_only_and_never_saved(
