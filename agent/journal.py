@@ -70,8 +70,11 @@ class Journal:
 
     async def _write_soon(self) -> None:
         while self._buffer:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow the cancel
+            # sent at stop (CPython gh-86296), and stop waits for this task.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._hurry.wait(), WRITE_DELAY_S)
+                async with asyncio.timeout(WRITE_DELAY_S):
+                    await self._hurry.wait()
             await self._write_batch()
 
     async def _write_batch(self) -> None:

@@ -65,7 +65,8 @@ def _hello(services: Any) -> dict[str, Any]:
 async def _forward(websocket: WebSocket, queue: asyncio.Queue[Message]) -> None:
     while True:
         try:
-            message = await asyncio.wait_for(queue.get(), timeout=PING_S)
+            async with asyncio.timeout(PING_S):  # not wait_for: see agent/journal.py
+                message = await queue.get()
         except TimeoutError:
             message = Message("ping", None)
         try:

@@ -238,7 +238,8 @@ class DialerParticipant:
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._inbox.append((event, waiter))
         self.runtime.poke()
-        return await asyncio.wait_for(waiter, COMMAND_TIMEOUT_S)
+        async with asyncio.timeout(COMMAND_TIMEOUT_S):  # not wait_for: see agent/journal.py
+            return await waiter
 
     def reconfigure(self) -> None:
         self.core.config = config_of(self.settings)
@@ -469,7 +470,8 @@ class DialerParticipant:
         tries = self._resolve_tries.get(effect.attempt_id, 0) + 1
         self._resolve_tries[effect.attempt_id] = tries
         try:
-            await asyncio.wait_for(self.runtime.online.wait(), ONLINE_WAIT_S)
+            async with asyncio.timeout(ONLINE_WAIT_S):  # not wait_for: see agent/journal.py
+                await self.runtime.online.wait()
             found = await self._look_up(effect)
         except (TimeoutError, PbxError) as exc:
             log.info("dialer: attempt %s not resolved yet: %s", effect.attempt_id, exc)
