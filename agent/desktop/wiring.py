@@ -23,10 +23,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from agent.core.errors import InvalidInput
+from agent.core.hotkeys import parse_hotkey
 from agent.desktop import autostart
 from agent.desktop.actions import DesktopActions
 from agent.desktop.feed import TrayFeed
-from agent.desktop.links import HotkeyListener, parse_hotkey, read_selection
+from agent.desktop.links import HotkeyListener, read_selection
 from agent.desktop.popups import DesktopPopups, console_fallback
 from agent.desktop.session_lock import LockDnd, LockWatcher
 from agent.desktop.tray import Tray

@@ -8,8 +8,9 @@ import threading
 import pytest
 
 from agent.core.errors import InvalidInput
+from agent.core.hotkeys import Hotkey, parse_hotkey
 from agent.core.numbers import DialTarget, InvalidNumber
-from agent.desktop.links import Hotkey, HotkeyListener, find_number, parse_hotkey, read_selection
+from agent.desktop.links import HotkeyListener, find_number, read_selection
 from tests.desktop.helpers import SelectionOwner
 from tests.desktop.session import DesktopSession, wait_for
 
