@@ -9,6 +9,7 @@ Heavy modules are imported inside the commands that need them, so ``dial`` from 
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -98,7 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _utf8_redirected_output() -> None:
+    """Output to a pipe or a file is UTF-8: Windows gives a redirected program its ANSI
+    code page, in which Cyrillic names raise UnicodeEncodeError (packaging/entry.py does
+    the same for the frozen build). A console keeps Python's own writer."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and not stream.isatty():
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.platform == "win32":
+        _utf8_redirected_output()
     args_list = list(sys.argv[1:] if argv is None else argv)
     # The Windows URL handler calls `phonet-agent tel:…` (contracts.md §2).
     if args_list and args_list[0].lower().startswith(("tel:", "callto:")):
