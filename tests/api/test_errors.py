@@ -39,9 +39,16 @@ def agent_log(tmp_path: Path) -> Iterator[Path]:
     """The agent process's logging (agent/logs.py, as the CLI sets it up): agent.log."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level, list(root.filters))
+    # setup_logging quietens the libraries that log URLs: put their levels back too,
+    # or later tests that read their debug trace see nothing.
+    named = {n: logging.getLogger(n).level for n in logging.root.manager.loggerDict}
     path = tmp_path / "logs" / "agent.log"
     setup_logging(path, console=False)
     yield path
+    for name, level in named.items():
+        logging.getLogger(name).setLevel(level)
+    for name in set(logging.root.manager.loggerDict) - set(named):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
