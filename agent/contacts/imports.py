@@ -1,8 +1,9 @@
 """The contact import (U7; contracts.md §4 "import"): 100k rows in a few seconds.
 
-A thread reads the file (agent/files), plans its rows (agent/core/table_plan.py) and
+A thread reads the file (agent/files), plans its rows :data:`BATCH` at a time
+(agent/core/table_plan.py, ``plan_batches``: values as tuples, no object a row) and
 groups them into contacts, asking the storage worker which contacts stored before
-the import have the numbers of each :data:`BATCH` rows; then the worker writes the
+the import have the numbers of each batch; then the worker writes the
 new contacts, and the stored ones the file extends, in one transaction
 (ContactsRepository.bulk). The agent's loop only waits: popups never do.
 
@@ -17,19 +18,18 @@ A row joins (docs/contacts.md, "Imports"): the contact made from an earlier row
 with the same name and company; else the contact that already has its number and
 the same name (or the row has no name) — so importing a file twice changes
 nothing; else it makes a new contact. Columns that are no field become attributes,
-named by their header.
+named by their header. A mapping may name the phone column ``number``, as
+contracts.md §4 shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import gc
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from agent.contacts.service import ContactService
 from agent.contacts.shapes import contact_json
@@ -43,16 +43,18 @@ from agent.contacts.tables import (
     no_progress,
 )
 from agent.core.contacts import PHONE_FIELD, Contact, Phone, search_keys, search_text
+from agent.core.errors import InvalidInput
 from agent.core.numbers import to_e164
 from agent.core.table_plan import (
     SAMPLE_ROWS,
     FieldSpec,
     Layout,
-    Record,
+    PlannedBatch,
     Rejection,
     detect_layout,
-    plan_rows,
+    plan_batches,
 )
+from agent.files.gc_pause import gc_paused
 from agent.storage.contacts_repo import (
     ContactsRepository,
     ContactValues,
@@ -142,8 +144,18 @@ CONTACT_FIELDS: Final = (
 )
 
 
-Planned = tuple[Record, dict[str, Any] | None]  # a good row, its attribute columns
+# Other names the mapping may give a field: contracts.md §4 maps the number column as
+# ``{"number": "B"}``, as the dial-list import calls it.
+MAPPING_ALIASES: Final = {"number": "phone"}
+
 Existing = tuple[Mapping[str, Sequence[tuple[int, str]]], Mapping[int, Contact]]
+
+# A planned row's values, in the order of CONTACT_FIELDS (table_plan.PlannedBatch), as
+# _Grouping.take unpacks them: text fields are str or None, the phone E.164.
+_Values = tuple[str | None, str | None, str, str | None, str | None, str | None, str | None]
+_ORDER: Final = ("name", "company", "phone", "phone2", "kind", "person", "responsible")
+assert tuple(spec.name for spec in CONTACT_FIELDS) == _ORDER
+_PHONE, _PHONE2 = _ORDER.index("phone"), _ORDER.index("phone2")
 
 
 class _Target:
@@ -256,41 +268,43 @@ class _Grouping:
         self._by_number: dict[str, _Target | list[_Target]] = {}
         self._loaded: dict[int, _Target] = {}
 
-    def numbers(self, records: Sequence[Planned]) -> list[str]:
-        """The numbers a batch is matched by (a row's second number too)."""
-        found = [record.values["phone"] for record, _ in records]
-        found += [
-            number
-            for record, _ in records
-            if (second := record.values["phone2"]) is not None
-            and (number := to_e164(str(second), self.region)) is not None
-        ]
-        return found  # type: ignore[return-value]
+    def second_numbers(self, batch: PlannedBatch) -> dict[int, str | None]:
+        """The second numbers of a batch's rows that have one, by place in the batch,
+        in E.164 (None: not a number, which rejects its row)."""
+        region = self.region
+        return {
+            i: to_e164(str(values[_PHONE2]), region)
+            for i, values in enumerate(batch.values)
+            if values[_PHONE2] is not None
+        }
 
-    def take(self, records: Sequence[Planned], existing: Existing) -> None:
-        """Group a batch of planned rows; a bad second number rejects its row."""
+    def take(
+        self,
+        batch: PlannedBatch,
+        attributes: Sequence[dict[str, Any] | None] | None,
+        seconds: Mapping[int, str | None],
+        existing: Existing,
+    ) -> None:
+        """Group a batch of planned rows (with their attribute columns, when the file
+        has any, and :meth:`second_numbers`); a bad second number rejects its row."""
         by_who, by_number, new = self._by_who, self._by_number, self.new
         stored_before = bool(existing[0])
         accepted = 0
-        for record, attributes in records:
-            # plan_rows gives stripped text, None for an empty cell, E.164 for a phone.
-            values: dict[str, Any] = record.values
-            number: str = values["phone"]
-            person: str | None = values["person"]
-            phone: PhoneTuple = (number, values["kind"], person)
-            second = values["phone2"]
+        for i, values in enumerate(batch.values):
+            # plan_batches gives stripped text, None for an empty cell, E.164 for a phone.
+            name, company, number, second, kind, person, responsible = cast(_Values, values)
+            phone: PhoneTuple = (number, kind, person)
             phones: tuple[PhoneTuple, ...] | None = None  # set for two numbers only
             if second is not None:
-                e164 = to_e164(str(second), self.region)
+                e164 = seconds[i]
                 if e164 is None:
                     reason = f"not a phone number: {str(second)[:39]!r}"
-                    self.rejected.append(Rejection(record.row, self.label2, reason))
+                    self.rejected.append(Rejection(batch.rows[i], self.label2, reason))
                     continue
                 if e164 != number:
                     phones = (phone, (e164, None, person))
             accepted += 1
-            name: str | None = values["name"]
-            company: str | None = values["company"]
+            row_attributes = attributes[i] if attributes is not None else None
             target: _Target | None = None
             who: tuple[str, str] | None = None
             name_cf = ""
@@ -311,9 +325,9 @@ class _Grouping:
                 target = _Target(
                     name or "",
                     company,
-                    values["responsible"],
+                    responsible,
                     {number: phone} if phones is None else {p[0]: p for p in phones},
-                    attributes,
+                    row_attributes,
                     name_cf=name_cf,
                 )
                 new.append(target)
@@ -323,21 +337,21 @@ class _Grouping:
                     by_number[number] = target  # the common case, filed at once
                     continue
             else:
-                target.add(name, company, values["responsible"], phones or (phone,), attributes)
+                target.add(name, company, responsible, phones or (phone,), row_attributes)
                 if target.base is not None:
                     assert target.id is not None
                     self.changed[target.id] = target  # stored before: updated with the rest
                 if who is not None:
                     by_who.setdefault(who, target)
-            for number, _, _ in phones or (phone,):
-                found = by_number.get(number)
+            for each, _, _ in phones or (phone,):
+                found = by_number.get(each)
                 if found is None:
-                    by_number[number] = target
+                    by_number[each] = target
                 elif isinstance(found, list):
                     if target not in found:
                         found.append(target)
                 elif found is not target:
-                    by_number[number] = [found, target]
+                    by_number[each] = [found, target]
         self.accepted += accepted
 
     def _same_number(self, phones: Sequence[PhoneTuple], name_cf: str) -> _Target | None:
@@ -475,7 +489,7 @@ class _Reader:
 
         table = read_table(data, filename)
         layout = detect_layout(
-            table.head(SAMPLE_ROWS), CONTACT_FIELDS, dict(mapping or {}), self.region
+            table.head(SAMPLE_ROWS), CONTACT_FIELDS, field_mapping(mapping), self.region
         )
         self.planned.layout = layout
         label2 = layout.label(layout.columns["phone2"]) if "phone2" in layout.columns else "phone2"
@@ -486,34 +500,27 @@ class _Reader:
             for index, header in enumerate(layout.headers)
             if header and index not in used
         ]
-        current: list[Any] = [None]
-
-        def with_cells() -> Iterator[tuple[int, list[Any]]]:
-            for number, cells in table:  # the row's cells, for its attribute columns
-                current[0] = cells
-                yield number, cells
-
-        records: list[Planned] = []
         rejected = self.planned.rejected
-        source = with_cells() if extra else table
-        for item in plan_rows(source, layout, CONTACT_FIELDS, self.region):
-            if type(item) is Rejection:
-                rejected.append(item)
-                continue
-            assert isinstance(item, Record)
-            records.append((item, attributes_of(current[0], extra) if extra else None))
-            if len(records) >= BATCH:
-                if self.stop.is_set():
-                    raise Stopped
-                progress({"stage": "reading", "done": item.row})
-                grouping.take(records, self._matched(grouping.numbers(records)))
-                records = []
-        if records:
-            grouping.take(records, self._matched(grouping.numbers(records)))
+        for batch in plan_batches(table, layout, CONTACT_FIELDS, self.region, BATCH):
+            if self.stop.is_set():
+                raise Stopped
+            rejected += batch.rejected
+            if batch.rows:
+                attributes = (
+                    [attributes_of(cells, extra) for cells in batch.cells] if extra else None
+                )
+                seconds = grouping.second_numbers(batch)
+                # One round of matching a batch: its numbers, second ones included.
+                numbers = [cast(str, values[_PHONE]) for values in batch.values]
+                numbers += [number for number in seconds.values() if number is not None]
+                grouping.take(batch, attributes, seconds, self._matched(numbers))
+            progress({"stage": "reading", "done": batch.last_row})
         self.planned.problem = table.problem
         return grouping
 
     def _matched(self, numbers: list[str]) -> Existing:
+        if self.floor == 0:
+            return {}, {}  # nothing was stored before the import: no round trip
         return self._call(_match, self.repo, numbers, self.floor)
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -535,35 +542,21 @@ class _Reader:
             future.cancel()
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0  # imports under way that paused the cyclic GC
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while imports build their objects.
-
-    An import holds ~1M objects at its peak (the sheet's rows, the contacts being
-    grouped, their column values) and each full collection walks all of them: ~10
-    of those took 0.75 s of a 4 s import of 100k rows (issue 4, measured). Reference
-    counting still frees everything that is not in a cycle, in the whole process;
-    cycles made meanwhile wait for the collector, which is on again when the last
-    import ends, after the import's own objects are gone.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
+def field_mapping(mapping: Mapping[str, str] | None) -> dict[str, str]:
+    """The operator's mapping with the fields' other names (:data:`MAPPING_ALIASES`)
+    made theirs; a field mapped to two columns under two names is refused."""
+    out: dict[str, str] = {}
+    for name, column in (mapping or {}).items():
+        field_name = MAPPING_ALIASES.get(name, name)
+        if out.get(field_name, column) != column:
+            # No message key of its own yet: the generic one, with this message.
+            raise InvalidInput(
+                f"the mapping gives the field {field_name!r} two columns "
+                f"({out[field_name]!r} and {column!r} as {name!r})",
+                field=name,
+            )
+        out[field_name] = column
+    return out
 
 
 async def import_contacts(
@@ -577,7 +570,7 @@ async def import_contacts(
 ) -> ImportReport:
     """``POST /api/contacts/import``: contracts.md §4. Raises :class:`InvalidInput` only
     for a file that cannot be read at all (or a mapping that names no column)."""
-    with _gc_paused():
+    with gc_paused():
         # Only the report comes back: the import's objects are gone with _import's
         # frame before the collector is on again.
         return await _import(service, data, filename, mapping, preview, progress)

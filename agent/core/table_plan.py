@@ -3,8 +3,9 @@
 Pure and generic: the contact, sales and dial-list imports declare their fields
 as :class:`FieldSpec`, :func:`detect_layout` finds the header row and the
 columns (or takes the operator's mapping), and :func:`plan_rows` turns each row
-into a :class:`Record` or one :class:`Rejection` per bad cell. A broken row
-never stops the rest (architecture.md, rule 6: a spreadsheet row is a value).
+into a :class:`Record` or one :class:`Rejection` per bad cell; the imports take the
+same rows in batches, as plain tuples (:func:`plan_batches`). A broken row never
+stops the rest (architecture.md, rule 6: a spreadsheet row is a value).
 
 Rejection reasons are stable plain English, the value quoted and cut to 40
 characters (docs/architecture/files.md lists them)::
@@ -28,10 +29,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from itertools import islice, repeat
 from typing import Literal
 
 from agent.core.errors import InvalidInput
-from agent.core.numbers import DEFAULT_REGION, to_e164
+from agent.core.numbers import DEFAULT_REGION, FAST_REGIONS, fast_e164, to_e164
 
 Kind = Literal["phone", "text", "int", "money", "date", "datetime"]
 Mapping = dict[str, str]  # field name -> column letter ("B") or header text
@@ -319,6 +321,10 @@ def _leading_header(
 
 # ------------------------------------------------------------------ rows
 
+# Rows planned together by plan_batches: large enough that the per-batch work vanishes,
+# small enough that an import reports progress and matches numbers batch by batch.
+BATCH_ROWS = 5000
+
 
 @dataclass(frozen=True, slots=True)
 class _Bad:
@@ -326,6 +332,55 @@ class _Bad:
 
 
 Parser = Callable[[object, str], object]
+
+
+@dataclass(slots=True)
+class PlannedBatch:
+    """Consecutive rows planned together (:func:`plan_batches`).
+
+    The good rows come as parallel lists, not as a :class:`Record` each (an import's
+    100k rows, issue 5): ``rows[i]`` is the row number, ``values[i]`` its values in
+    the order of the fields (types as in :class:`Record`, None where empty or
+    unmapped), ``cells[i]`` the row's cells as read (for columns that are no field).
+    ``rejected`` holds the bad rows' rejections in row order; ``last_row`` is the
+    number of the last row read into the batch, good, bad or empty.
+    """
+
+    rows: list[int]
+    values: list[tuple[object, ...]]
+    cells: list[Sequence[object]]
+    rejected: list[Rejection]
+    last_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """How one field is planned: its place among the fields, its column, its parser."""
+
+    index: int
+    column: int | None  # None: a required field no column holds (every cell empty)
+    plan: Callable[[list[object], str], list[object]]
+    required: bool
+    label: str
+    may_fail: bool  # whether its parser can answer _Bad
+
+
+def plan_batches(
+    rows: Iterable[tuple[int, Sequence[object]]],
+    layout: Layout,
+    fields: Sequence[FieldSpec],
+    region: str = DEFAULT_REGION,
+    size: int = BATCH_ROWS,
+) -> Iterator[PlannedBatch]:
+    """The rows from ``layout.first_row`` on, ``size`` at a time, as :class:`PlannedBatch`.
+
+    The same rules as :func:`plan_rows`, which is made of it. The hot path of every
+    import (issue 5: 100k rows): each field is parsed a column at a time, so the
+    per-cell work is one list comprehension; only rows with a bad or missing value
+    are looked at one by one.
+    """
+    for batch, _, _ in _plan(rows, layout, fields, region, size):
+        yield batch
 
 
 def plan_rows(
@@ -339,69 +394,135 @@ def plan_rows(
     Rows wholly empty are skipped silently (spreadsheets keep formatted blanks).
     A row with several bad cells yields one Rejection per bad cell, in field order.
     """
-    # The hot loop of every import (issue 4: 100k rows): a field without a column is
-    # None in every record and costs nothing per row, unless it is required (then
-    # every row with something in it is rejected for it, in field order).
-    blank: dict[str, object] = dict.fromkeys(spec.name for spec in fields)
-    plan = [
-        (
-            spec.name,
+    names = [spec.name for spec in fields]
+    for batch, kept, rejected_at in _plan(rows, layout, fields, region, BATCH_ROWS):
+        records = [
+            Record(number, dict(zip(names, values, strict=True)))
+            for number, values in zip(batch.rows, batch.values, strict=True)
+        ]
+        if not batch.rejected:
+            yield from records
+            continue
+        # Back into the order the rows came in: by their places in the batch.
+        out: list[tuple[int, Record | Rejection]] = [
+            *zip(kept, records, strict=True),
+            *zip(rejected_at, batch.rejected, strict=True),
+        ]
+        out.sort(key=lambda item: item[0])  # stable: a row's rejections stay in field order
+        for _, item in out:
+            yield item
+
+
+def _plan(
+    rows: Iterable[tuple[int, Sequence[object]]],
+    layout: Layout,
+    fields: Sequence[FieldSpec],
+    region: str,
+    size: int,
+) -> Iterator[tuple[PlannedBatch, Sequence[int], list[int]]]:
+    """Batches, each with the places (in the batch's input) of its good rows and of
+    its rejections, for :func:`plan_rows` to interleave them."""
+    columns = [
+        _Column(
+            index,
             layout.columns.get(spec.name),
-            _FAST.get(spec.kind, 0),
-            _PARSERS[spec.kind],
+            _COLUMN_PLANS[spec.kind],
             spec.required,
             layout.label(layout.columns[spec.name]) if spec.name in layout.columns else spec.name,
+            spec.kind != "text",
         )
-        for spec in fields
+        for index, spec in enumerate(fields)
         if spec.name in layout.columns or spec.required
     ]
     first = layout.first_row
-    for number, cells in rows:
-        if number < first:
-            continue
-        values = blank.copy()
-        rejects: list[Rejection] | None = None
-        width = len(cells)
-        filled = False
-        for name, col, fast, parse, required, label in plan:
-            cell = cells[col] if col is not None and col < width else None
-            value: object
-            if type(cell) is str:
-                text = cell.strip()
-                if not text:
-                    cell = None
-                elif fast == _TEXT:
-                    filled = True
-                    values[name] = text
-                    continue
-                elif fast == _PHONE:
-                    filled = True
-                    value = to_e164(cell, region)  # _phone of a text cell, inlined
-                    if value is None:
-                        value = _Bad(f"not a phone number: {_quote(_plain(cell))}")
-                    else:
-                        values[name] = value
-                        continue
-            if cell is None:
-                if required:
-                    rejects = rejects or []
-                    rejects.append(Rejection(number, label, "empty required field"))
+    source = iter(rows)
+    while True:
+        chunk = list(islice(source, size))
+        if not chunk:
+            return
+        numbers = [number for number, _ in chunk]
+        if min(numbers) < first:
+            chunk = [row for row in chunk if row[0] >= first]
+            if not chunk:
                 continue
-            if fast != _PHONE or type(cell) is not str:
-                filled = True
-                value = parse(cell, region)
-            if type(value) is _Bad:
-                rejects = rejects or []
-                rejects.append(Rejection(number, label, value.reason))
-            else:
-                values[name] = value
-        # Only a row with nothing in its fields may be wholly empty: checked then.
-        if not filled and all(_is_empty(c) for c in cells):
-            continue
-        if rejects:
-            yield from rejects
+            numbers = [number for number, _ in chunk]
+        cells = [row for _, row in chunk]
+        yield _plan_chunk(numbers, cells, columns, len(fields), region)
+
+
+def _plan_chunk(
+    numbers: list[int],
+    rows: list[Sequence[object]],
+    columns: Sequence[_Column],
+    width: int,
+    region: str,
+) -> tuple[PlannedBatch, Sequence[int], list[int]]:
+    count = len(rows)
+    shortest = min(map(len, rows))
+    planned: list[Iterable[object]] = [repeat(None, count) for _ in range(width)]
+    problems: set[int] = set()
+    for column in columns:
+        col = column.column
+        if col is None:
+            raw: list[object] = [None] * count
+        elif col < shortest:
+            raw = [row[col] for row in rows]
         else:
-            yield Record(number, values)
+            raw = [row[col] if col < len(row) else None for row in rows]
+        out = column.plan(raw, region)
+        planned[column.index] = out
+        if column.may_fail:
+            problems.update([i for i, value in enumerate(out) if type(value) is _Bad])
+        if column.required:
+            problems.update([i for i, value in enumerate(out) if value is None])
+    values = list(zip(*planned, strict=True))
+    if not any(column.required for column in columns):
+        # A row with no field filled may be wholly empty: looked at one by one below.
+        problems.update([i for i, v in enumerate(values) if v.count(None) == width])
+    if not problems:
+        return PlannedBatch(numbers, values, rows, [], numbers[-1]), range(count), []
+    rejected, rejected_at, dropped = _sort_out(sorted(problems), numbers, rows, values, columns)
+    kept = [i for i in range(count) if i not in dropped]
+    batch = PlannedBatch(
+        [numbers[i] for i in kept],
+        [values[i] for i in kept],
+        [rows[i] for i in kept],
+        rejected,
+        numbers[-1],
+    )
+    return batch, kept, rejected_at
+
+
+def _sort_out(
+    problems: list[int],
+    numbers: list[int],
+    rows: list[Sequence[object]],
+    values: list[tuple[object, ...]],
+    columns: Sequence[_Column],
+) -> tuple[list[Rejection], list[int], set[int]]:
+    """The rows (by place) with a bad or missing value, or with none at all: their
+    rejections, in row then field order, each rejection's place, and the places of
+    the rows that are out (rejected, or wholly empty and skipped silently)."""
+    rejected: list[Rejection] = []
+    rejected_at: list[int] = []
+    dropped: set[int] = set()
+    for i in problems:
+        row_values = values[i]
+        if row_values.count(None) == len(row_values) and all(_is_empty(c) for c in rows[i]):
+            dropped.add(i)
+            continue
+        for column in columns:
+            value = row_values[column.index]
+            if type(value) is _Bad:
+                reason = value.reason
+            elif value is None and column.required:
+                reason = "empty required field"
+            else:
+                continue
+            rejected.append(Rejection(numbers[i], column.label, reason))
+            rejected_at.append(i)
+            dropped.add(i)
+    return rejected, rejected_at, dropped
 
 
 def _is_empty(cell: object) -> bool:
@@ -567,14 +688,55 @@ def _parse_datetime(cell: object, region: str) -> object:
     return _Bad(f"not a date and time: {_quote(_plain(cell))}") if value is None else value
 
 
-_TEXT, _PHONE = 1, 2
-_FAST: dict[str, int] = {"text": _TEXT, "phone": _PHONE}  # plan_rows inlines these for text cells
+# ------------------------------------------------------------------ a column at a time
+# Each takes a column's cells and gives, per cell, its value, None for an empty cell,
+# or _Bad: what the parsers above give one cell at a time.
 
-_PARSERS: dict[str, Parser] = {
-    "phone": _parse_phone,
-    "text": _parse_text,
-    "int": _parse_int,
-    "money": _parse_money,
-    "date": _parse_date,
-    "datetime": _parse_datetime,
+
+def _plan_text(cells: list[object], region: str) -> list[object]:
+    return [
+        (cell.strip() or None) if type(cell) is str else None if cell is None else _plain(cell)
+        for cell in cells
+    ]
+
+
+def _plan_phone(cells: list[object], region: str) -> list[object]:
+    # numbers.fast_e164 first, the shapes most cells have (to_e164 tries it first too,
+    # behind its cache, which a file of distinct numbers only ever misses); the rest
+    # (empty, other shapes, bad) one by one, as to_e164 and _parse_phone answer.
+    out: list[object]
+    if region in FAST_REGIONS:
+        out = [fast_e164(cell, region) if type(cell) is str else None for cell in cells]
+    else:
+        out = [None] * len(cells)
+    for i in [i for i, value in enumerate(out) if value is None]:
+        out[i] = _phone_cell(cells[i], region)
+    return out
+
+
+def _phone_cell(cell: object, region: str) -> object:
+    if cell is None or (type(cell) is str and not cell.strip()):
+        return None
+    return _parse_phone(cell, region)
+
+
+def _plan_with(parse: Parser) -> Callable[[list[object], str], list[object]]:
+    def plan(cells: list[object], region: str) -> list[object]:
+        return [
+            None
+            if cell is None or (type(cell) is str and not cell.strip())
+            else parse(cell, region)
+            for cell in cells
+        ]
+
+    return plan
+
+
+_COLUMN_PLANS: dict[str, Callable[[list[object], str], list[object]]] = {
+    "text": _plan_text,
+    "phone": _plan_phone,
+    "int": _plan_with(_parse_int),
+    "money": _plan_with(_parse_money),
+    "date": _plan_with(_parse_date),
+    "datetime": _plan_with(_parse_datetime),
 }

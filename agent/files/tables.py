@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from agent.core.errors import InvalidInput
 from agent.files import csv_text
@@ -224,10 +224,17 @@ def _is_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-def _grid_rows(grid: Sequence[Sequence[object]]) -> Iterator[Row]:
+_TEXT_ONLY = frozenset({str}).issuperset
+
+
+def _grid_rows(grid: Sequence[list[Any]]) -> Iterator[Row]:
     for number, cells in enumerate(grid, 1):
-        # Non-empty text, most cells, needs no conversion: skip the call.
-        yield number, [v if type(v) is str and v else _cell(v) for v in cells]
+        # Most rows hold non-empty text only, which needs no conversion: two tests in C
+        # instead of a Python step per cell (issue 5: 100k rows).
+        if "" in cells or not _TEXT_ONLY(map(type, cells)):
+            yield number, [v if type(v) is str and v else _cell(v) for v in cells]
+        else:
+            yield number, cells  # calamine's own list, of str only
 
 
 def _cell(value: object) -> Cell:

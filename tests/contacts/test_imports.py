@@ -90,6 +90,34 @@ async def test_a_mapping_names_the_columns_of_a_file_without_a_header(area: Area
     assert olena is not None and olena.phones[0].kind == "мобільний"
 
 
+async def test_a_mapping_may_call_the_phone_number_as_contracts_md_does(area: Area) -> None:
+    """contracts.md §4: ``{"number": "B", "name": "A"}``, as the dial-list import takes it."""
+    text = "Іван,0442249895\nОлена,абв\n"
+    mapping = {"number": "B", "name": "A"}
+    report = await import_contacts(area.contacts, text.encode(), "x.csv", mapping=mapping)
+    assert report.accepted == 1
+    assert rejected(report) == [(2, "B", "not a phone number: 'абв'")]
+    assert report.json()["columns"] == {"name": "A", "phone": "B"}
+    assert await names_of(area, "0442249895") == ["Іван"]
+    same = {"number": "B", "phone": "B", "name": "A"}  # both names, one column: no conflict
+    again = await import_contacts(area.contacts, text.encode(), "x.csv", mapping=same)
+    assert again.accepted == 1 and again.created == 0
+
+
+async def test_a_mapping_giving_the_phone_two_columns_under_two_names_is_refused(
+    area: Area,
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        await import_contacts(
+            area.contacts,
+            b"a,0442249895,0501234567\n",
+            "x.csv",
+            mapping={"phone": "B", "number": "C"},
+        )
+    assert caught.value.field == "number"
+    assert await area.contacts.find_contact("0442249895") is None
+
+
 async def test_a_mapping_to_a_missing_column_fails_the_whole_file_clearly(area: Area) -> None:
     with pytest.raises(InvalidInput) as caught:
         await import_contacts(area.contacts, b"a,0442249895\n", "x.csv", mapping={"phone": "Q"})
