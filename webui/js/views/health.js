@@ -4,6 +4,7 @@
 
 import { h, clear, loading } from "../dom.js";
 import { icon } from "../icons.js";
+import { jobProblem } from "./jobs.js";
 
 const REFRESH_MS = 2000;
 
@@ -109,7 +110,7 @@ export default {
             ["health.job", job.name],
             ["health.job_enabled", t(job.enabled ? "health.yes" : "health.no")],
             ["health.job_last_run", job.last_run ? i18n.dateTime(job.last_run.ended_at || job.last_run.started_at) : null],
-            ["health.job_result", job.last_run ? job.last_run.error || job.last_run.state : job.problem || job.error],
+            ["health.job_result", job.last_run ? job.last_run.error || job.last_run.state : jobProblem(job, t) || job.error],
             ["health.job_next_run", i18n.dateTime(job.next_run_at)],
           ]),
         );

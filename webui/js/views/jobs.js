@@ -61,6 +61,12 @@ const PROBLEMS = new Set([
 ]);
 const SUMMARY = { history: ["imported", "events", "records"], robot: ["planned", "rows", "skipped_unmapped"] };
 
+/** Why ``job`` cannot run here, in the operator's language when the agent gave a key. */
+export function jobProblem(job, t) {
+  if (!job.problem) return "";
+  return PROBLEMS.has(job.problem_key) ? t(job.problem_key, job.problem_params || {}) : job.problem;
+}
+
 export default {
   id: "jobs",
   titleKey: "nav.jobs",
@@ -100,8 +106,7 @@ export default {
     }
 
     function problemText(job) {
-      if (!job.problem) return "";
-      return PROBLEMS.has(job.problem_key) ? t(job.problem_key, job.problem_params || {}) : job.problem;
+      return jobProblem(job, t);
     }
 
     function countText(job, counts, keys) {
