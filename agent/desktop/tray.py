@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 HOST_POLL_S = 2.0
 XORG_JOIN_S = 2.0
+XORG_REPAINT_S = (1.0, 3.0)  # xorg: paint again after docking (see TrayIcon.run)
 
 
 # ------------------------------------------------------------------ backend choice
@@ -139,6 +140,13 @@ class Tray:
                 self.post(fn)
             if self.backend == "xorg":
                 threading.Thread(target=self._watch_host, name="tray-host", daemon=True).start()
+                # A draw that comes before the host maps the docked window is lost and
+                # no Expose follows: the icon stays a blank square (seen in CI). Paint
+                # again once the host has had time to map it.
+                for delay in XORG_REPAINT_S:
+                    timer = threading.Timer(delay, lambda: self.post(self._repaint))
+                    timer.daemon = True
+                    timer.start()
             if on_ready is not None:
                 on_ready()
 
@@ -270,6 +278,9 @@ class Tray:
                 select.select([conn.fileno()], [], [], HOST_POLL_S)
         finally:
             conn.close()
+
+    def _repaint(self) -> None:
+        self.icon._update_icon()  # docks only when not docked (_dock_once), then draws
 
     def _redock(self) -> None:
         self.icon._systray_manager = None  # the old host is gone, whatever its id was
