@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agent.api.registry import Handler, Registry, Schema, list_of
-from agent.api.server import error_response, read_json
+from agent.api.server import error_response, read_json, read_upload
 from agent.contacts.imports import import_contacts
 from agent.contacts.sales_import import import_sales
 from agent.contacts.service import ContactService, NotFound
@@ -216,44 +213,6 @@ def flag(request: Request, name: str) -> bool:
 def page_json(items: list[dict[str, Any]], total: int | None, offset: int, limit: int) -> Response:
     next_offset = offset + len(items) if len(items) == limit else None
     return JSONResponse({"items": items, "total": total, "next_offset": next_offset})
-
-
-async def read_upload(request: Request) -> tuple[bytes, str, dict[str, str] | None]:
-    """The multipart ``file`` and the optional ``mapping`` JSON (contracts.md §4)."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise InvalidInput("send the file as multipart/form-data, field 'file'", field="file")
-    try:
-        form = await request.form(max_part_size=1024 * 1024)
-    except HTTPException as exc:
-        # Starlette answers 400 for a body that is not multipart; the contract's answer
-        # to bad input is 422 with the field (contracts.md §4; found by schemathesis).
-        raise InvalidInput(
-            f"the upload is not a readable multipart form: {exc.detail}",
-            field="file",
-            message_key="error.upload_unreadable",
-        ) from exc
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("the form has no file in the field 'file'", field="file")
-        data = await upload.read()
-        filename = upload.filename or "upload.csv"
-        raw_mapping = form.get("mapping")
-    finally:
-        await form.close()
-    mapping: dict[str, str] | None = None
-    if isinstance(raw_mapping, str) and raw_mapping.strip():
-        try:
-            parsed = json.loads(raw_mapping)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput("mapping is not valid JSON", field="mapping") from exc
-        if not isinstance(parsed, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
-        ):
-            raise InvalidInput('mapping must be {"field": "column"}', field="mapping")
-        mapping = parsed
-    return data, filename, mapping
 
 
 def progress_to_hub(request: Request, kind: str) -> Callable[[dict[str, Any]], None]:

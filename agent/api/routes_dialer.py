@@ -4,12 +4,9 @@ M6, M7, A1–A6, B3, B10, B11). docs/auto-dial.md tells the rules."""
 from __future__ import annotations
 
 import functools
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -28,7 +25,7 @@ from agent.api.dialer_schemas import (
     PAGING,
 )
 from agent.api.registry import Handler, Registry, list_of
-from agent.api.server import error_response, read_json
+from agent.api.server import error_response, read_json, read_upload
 from agent.core.errors import InvalidInput
 from agent.dialer.lists import Conflict, Mode, NotFound
 from agent.dialer.service import DialerService
@@ -112,43 +109,6 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     return body
-
-
-async def _upload(request: Request) -> tuple[bytes, str, dict[str, str] | None]:
-    """The multipart ``file`` and the optional ``mapping`` JSON (contracts.md §4)."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidInput("send the file as multipart/form-data, field 'file'", field="file")
-    try:
-        form = await request.form(max_part_size=MAX_UPLOAD)
-    except HTTPException as exc:
-        # Starlette answers 400 for a body that is not multipart; the contract's answer
-        # to bad input is 422 with the field (contracts.md §4), as the contacts import.
-        raise InvalidInput(
-            f"the upload is not a readable multipart form: {exc.detail}",
-            field="file",
-            message_key="error.upload_unreadable",
-        ) from exc
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("the form has no file in the field 'file'", field="file")
-        data = await upload.read()
-        filename = upload.filename or "upload.csv"
-        raw = form.get("mapping")
-    finally:
-        await form.close()
-    mapping: dict[str, str] | None = None
-    if isinstance(raw, str) and raw.strip():
-        try:
-            parsed = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput("mapping is not valid JSON", field="mapping") from exc
-        if not isinstance(parsed, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
-        ):
-            raise InvalidInput('mapping must be {"field": "column"}', field="mapping")
-        mapping = parsed
-    return data, filename, mapping
 
 
 def register(api: Registry) -> None:
@@ -396,7 +356,7 @@ def _register_lists(api: Registry) -> None:
     )
     @mapped
     async def import_file(request: Request) -> Response:
-        data, filename, mapping = await _upload(request)
+        data, filename, mapping = await read_upload(request, MAX_UPLOAD)
         q = request.query_params
         list_id = await _list_id(request)
         result = await _dialer(request).lists.import_file(

@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -260,6 +261,46 @@ def json_body_fields(body: Any, allowed: Iterable[str]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     return {k: v for k, v in body.items() if k in set(allowed)}
+
+
+async def read_upload(
+    request: Request, max_part_size: int = 1024 * 1024
+) -> tuple[bytes, str, dict[str, str] | None]:
+    """Every import's multipart ``file`` and optional ``mapping`` JSON (contracts.md §4)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidInput("send the file as multipart/form-data, field 'file'", field="file")
+    try:
+        form = await request.form(max_part_size=max_part_size)
+    except HTTPException as exc:
+        # Starlette answers 400 for a body that is not multipart; the contract's answer
+        # to bad input is 422 with the field (contracts.md §4; found by schemathesis).
+        raise InvalidInput(
+            f"the upload is not a readable multipart form: {exc.detail}",
+            field="file",
+            message_key="error.upload_unreadable",
+        ) from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("the form has no file in the field 'file'", field="file")
+        data = await upload.read()
+        filename = upload.filename or "upload.csv"
+        raw_mapping = form.get("mapping")
+    finally:
+        await form.close()
+    mapping: dict[str, str] | None = None
+    if isinstance(raw_mapping, str) and raw_mapping.strip():
+        try:
+            parsed = json.loads(raw_mapping)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput("mapping is not valid JSON", field="mapping") from exc
+        if not isinstance(parsed, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+        ):
+            raise InvalidInput('mapping must be {"field": "column"}', field="mapping")
+        mapping = parsed
+    return data, filename, mapping
 
 
 async def read_json(request: Request) -> Any:
