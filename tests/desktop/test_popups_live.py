@@ -78,6 +78,9 @@ def test_an_outgoing_call_says_calling_then_talking(
     calling = newest(desktop, mark, "Calling")
     assert NUMBER in calling.body and "(outgoing)" in calling.body
     uuid = response.json()["uuid"]
+    # The popup says "Calling" as soon as the agent asks; the simulator refuses
+    # to answer (409) until the operator's leg is up and the far end rings.
+    wait_for(lambda: agent.sim.call(uuid)["phase"] == "ringing", 15, "the far end to ring")
     agent.sim.answer(uuid)
     newest(desktop, mark, "Talking with")
     agent.sim.hangup(uuid)
