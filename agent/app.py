@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +24,7 @@ from agent.api.webui import attach_web_ui
 from agent.contacts.wiring import attach_contacts
 from agent.core.errors import AgentError, InvalidInput
 from agent.core.numbers import DialTarget, InvalidNumber, parse_dial_target
-from agent.core.phone import Phone, PhoneConfig
+from agent.core.phone import CHECKPOINT_LAG, Phone, PhoneConfig
 from agent.core.popups import Popup, console_line
 from agent.core.settings import OperatorSettings, TeamSettings, parse_settings
 from agent.hub import Hub
@@ -57,6 +57,8 @@ class AgentOptions:
     banner: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     # The desktop shell's wiring (run_desktop): awaited in start()'s feature block.
     desktop: Callable[[Agent], Awaitable[None]] | None = None
+    # How far PBX history may trail the live stream (B4); tests shorten it.
+    history_lag: timedelta = CHECKPOINT_LAG
 
     @property
     def ws_base_url(self) -> str | None:
@@ -128,6 +130,7 @@ class Agent:
                 completed_talk_s=self.team.completed_talk_s,
                 outcome_wait_s=float(self.team.outcome_wait_s),
                 max_reconcile=_days(self.team.history_lookback_days),
+                checkpoint_lag=opts.history_lag,
             )
         )
         journal = Journal(
@@ -297,9 +300,7 @@ class Agent:
         await self.storage.close()
 
 
-def _days(n: int) -> Any:
-    from datetime import timedelta
-
+def _days(n: int) -> timedelta:
     return timedelta(days=n)
 
 

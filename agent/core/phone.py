@@ -84,6 +84,8 @@ class PhoneConfig:
     completed_talk_s: int = 10
     outcome_wait_s: float = 15.0
     max_reconcile: timedelta = timedelta(days=7)
+    # How far PBX history may trail the live stream (B4); phonet-api.md does not say.
+    checkpoint_lag: timedelta = CHECKPOINT_LAG
 
 
 class Phone:
@@ -202,7 +204,7 @@ class Phone:
                     effects += self._start_reconcile(now)
             elif self._gap_from is not None and self.link_up:
                 self._late_from = self._gap_from
-                self._late_due = now + CHECKPOINT_LAG
+                self._late_due = now + self.config.checkpoint_lag
                 self._gap_from = None
                 self._reconcile_due = None
             effects += self._checkpoint(now, force=True)
@@ -417,7 +419,7 @@ class Phone:
         was_up, self.link_up = self.link_up, False
         self._next_checkpoint = None
         if self._gap_from is None:
-            self._gap_from = self._covered_until or at - CHECKPOINT_LAG
+            self._gap_from = self._covered_until or at - self.config.checkpoint_lag
         if self._late_from is not None:  # the next reconcile covers the earlier gap too
             self._gap_from = min(self._gap_from, self._late_from)
             self._late_from = self._late_due = None
@@ -441,7 +443,7 @@ class Phone:
         if not self.link_up or self._gap_from is not None:
             return []
         self._next_checkpoint = now + CHECKPOINT_EVERY
-        covered = now - CHECKPOINT_LAG
+        covered = now - self.config.checkpoint_lag
         if self._covered_until is not None and covered <= self._covered_until and not force:
             return []
         self._covered_until = max(covered, self._covered_until or covered)

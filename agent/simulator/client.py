@@ -150,7 +150,7 @@ class SimControl:
 
     def faults(self, **faults: Any) -> dict[str, Any]:
         """Set faults: ``rest_5xx``, ``rest_delay_ms``, ``rest_delay_n``, ``ws_refuse``,
-        ``duplicate_events``; returns them all."""
+        ``duplicate_events``, ``history_lag_ms``; returns them all."""
         current: dict[str, Any] = self._call("POST", "/faults", faults)
         return current
 

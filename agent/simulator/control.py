@@ -255,7 +255,7 @@ class ControlApi:
             unknown = set(body) - set(self.state.faults.as_json())
             if unknown:
                 raise BadInput(f"unknown fault {sorted(unknown)[0]!r}", sorted(unknown)[0])
-            for key in ("rest_5xx", "rest_delay_ms", "ws_refuse"):
+            for key in ("rest_5xx", "rest_delay_ms", "ws_refuse", "history_lag_ms"):
                 value = _count(body, key)
                 if value is not None:
                     setattr(self.state.faults, key, value)

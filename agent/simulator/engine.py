@@ -55,6 +55,7 @@ class Engine:
         self.hub = hub
         self._clock = clock
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._late_records: set[asyncio.TimerHandle] = set()  # the history_lag_ms fault
         # Set by the server once it runs: closes every live transport abruptly.
         self.abort_live: Callable[[], int] = lambda: 0
 
@@ -145,15 +146,14 @@ class Engine:
         return count
 
     def reset(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self.close()
         self.state.reset()
 
     def close(self) -> None:
-        for timer in self._timers.values():
+        for timer in (*self._timers.values(), *self._late_records):
             timer.cancel()
         self._timers.clear()
+        self._late_records.clear()
 
     # -- internals ---------------------------------------------------------------
 
@@ -175,8 +175,20 @@ class Engine:
 
     def _record(self, call: Call) -> None:
         state = self.state
-        state.history.add([history_record(call, state.style, state.history_seq)])
+        record = history_record(call, state.style, state.history_seq)
         state.history_seq += 1
+        lag = state.faults.history_lag_ms
+        if lag > 0:
+            handle: asyncio.TimerHandle
+
+            def write_late() -> None:
+                self._late_records.discard(handle)
+                state.history.add([record])
+
+            handle = asyncio.get_running_loop().call_later(lag / 1000, write_late)
+            self._late_records.add(handle)
+        else:
+            state.history.add([record])
         if call.bridge_at is not None:
             state.recordings.add(call.uuid)
 

@@ -45,6 +45,9 @@ class Faults:
     ``rest_delay_ms`` delays every REST request until cleared, or only the next
     ``rest_delay_n`` when that is set (an extension: the contract's table names the
     delay but not how many requests it holds for).
+    ``history_lag_ms`` (an extension) writes a finished call's history record that long
+    after its hang-up: the real PBX's history may trail the live stream by an amount
+    phonet-api.md does not state, which is why B4 fetches a gap twice.
     """
 
     rest_5xx: int = 0
@@ -52,6 +55,7 @@ class Faults:
     rest_delay_n: int | None = None
     ws_refuse: int = 0
     duplicate_events: bool = False
+    history_lag_ms: int = 0
 
     def take_rest_5xx(self) -> bool:
         if self.rest_5xx > 0:
@@ -79,6 +83,7 @@ class Faults:
             "rest_delay_n": self.rest_delay_n,
             "ws_refuse": self.ws_refuse,
             "duplicate_events": self.duplicate_events,
+            "history_lag_ms": self.history_lag_ms,
         }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from agent.app import Agent, AgentOptions
+from agent.core.phone import CHECKPOINT_LAG
 from agent.paths import DataDir
 from agent.simulator import SimulatorInfo
 
@@ -90,6 +92,7 @@ async def agent_factory(tmp_path: Path) -> AsyncIterator[AgentFactory]:
         team: dict[str, Any] | None = None,
         operator: dict[str, Any] | None = None,
         data_dir: Path | None = None,
+        history_lag: timedelta = CHECKPOINT_LAG,
     ) -> AgentHandle:
         handle_lines: list[str] = []
         agent = Agent(
@@ -105,6 +108,7 @@ async def agent_factory(tmp_path: Path) -> AsyncIterator[AgentFactory]:
                 team_overrides=team or {},
                 operator_overrides={**FAST_OPERATOR, **(operator or {})},
                 banner=handle_lines.append,
+                history_lag=history_lag,
             )
         )
         await agent.start()

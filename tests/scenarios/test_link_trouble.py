@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import timedelta
 from typing import Any
 
 from agent.simulator import SimControl, SimulatorInfo
@@ -62,6 +63,30 @@ async def test_a_call_wholly_inside_a_gap_is_reconciled_from_history(
     row = await final_row(agent, uuid)
     assert row["source"] == "reconciled" and row["outcome"] == "no_answer"
     assert agent.popups == [], "no popups for what happened while away"
+
+
+async def test_a_call_history_records_late_is_found_by_the_second_pass(
+    agent_factory: AgentFactory, simulator: SimulatorInfo, sim: SimControl
+) -> None:
+    """B4: history trails the live stream, so the gap is fetched once more later."""
+    handle = await agent_factory(
+        simulator, team={"completed_talk_s": 0}, history_lag=timedelta(seconds=4)
+    )
+    await handle.online()
+    phone = handle.agent.runtime.phone  # type: ignore[union-attr]
+    sim.faults(ws_refuse=1000, history_lag_ms=3000)
+    sim.drop()
+    await wait_until(lambda: not phone.link_up, what="the link to drop")
+    uuid = sim.play_call("in", "001", "+380671112244", ring_s=0.0, answer=False)
+    await wait_until(lambda: sim.call(uuid)["state"] == "ended")
+    sim.faults(ws_refuse=0)
+    await handle.online()
+    await wait_until(lambda: phone._late_due is not None, what="the first pass to finish")
+    assert all(uuid_of(r) != uuid for r in sim.history()), "history was not late enough"
+    assert all(r["uuid"] != uuid for r in await handle.journal()), "found before history had it"
+    row = await final_row(handle, uuid)  # the second pass, 4 s after the first
+    assert row["source"] == "reconciled" and row["outcome"] == "no_answer"
+    assert handle.popups == []
 
 
 async def test_garbage_frames_are_skipped_and_the_agent_keeps_working(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -139,6 +140,26 @@ def test_rest_delay_holds_rest_requests_past_a_clients_timeout(
         assert impatient.get("/rest/users").status_code == 403  # no longer delayed
 
 
+def test_history_lag_writes_the_record_that_long_after_the_hang_up(sim: SimControl) -> None:
+    sim.faults(history_lag_ms=400)
+    uuid = sim.play_call("in", "001", "+380442249895", ring_s=0.0, answer=False)
+    sim.wait_for(lambda: sim.call(uuid)["state"] == "ended")
+    assert sim.history() == []  # not yet: history trails the live stream
+    record = sim.wait_for(lambda: sim.history())[0]
+    assert record["uuid"].replace("-", "") == uuid.replace("-", "")
+
+
+def test_reset_drops_the_records_history_has_not_written_yet(sim: SimControl) -> None:
+    sim.faults(history_lag_ms=300)
+    uuid = sim.play_call("in", "001", "+380442249895", ring_s=0.0, answer=False)
+    sim.wait_for(lambda: sim.call(uuid)["state"] == "ended")
+    sim.reset()
+    later = sim.play_call("in", "001", "+380442249896", ring_s=0.0, answer=False)
+    sim.wait_for(lambda: sim.history())  # written at once: reset cleared the lag too
+    time.sleep(0.4)  # an absence shows only once the old lag has passed
+    assert [r["uuid"].replace("-", "") for r in sim.history()] == [later.replace("-", "")]
+
+
 def test_an_unknown_fault_is_refused(sim: SimControl) -> None:
     with pytest.raises(httpx.HTTPStatusError) as caught:
         sim.faults(rest_6xx=1)
@@ -195,6 +216,7 @@ def test_reset_forgets_calls_history_sessions_faults_scripts_and_users(
         "rest_delay_n": None,
         "ws_refuse": 0,
         "duplicate_events": False,
+        "history_lag_ms": 0,
     }
     assert sim.config()["operator_answer_s"] == 0.05  # back to the constructor's value
     assert rest.get("/rest/users").status_code == 403  # the session is gone
