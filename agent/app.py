@@ -318,6 +318,12 @@ def _dial_number(text: str, region: str) -> str:
             f"not a number to dial: {target.reason}", field="number", message_key=target.code
         )
     assert isinstance(target, DialTarget)
+    if target.extension:
+        # makeCall takes the operator's extension and one number, nothing to send after
+        # the answer (phonet-api.md §2.4; §8: no DTMF-send endpoint): the number alone
+        # is dialled. POST /api/dial answers only {"uuid"}, so the log says it (the tray
+        # and the CLI tell the operator: popup.extension_ignored).
+        log.info("dial: extension %s not dialled: the PBX API cannot send it", target.extension)
     return target.number
 
 

@@ -40,6 +40,8 @@ PROBE_TIMEOUT_S = 10.0
 IMPORTS_TIMEOUT_FACTOR = 6  # some 200 modules, from a slow disk or under wine
 HOST_PROBE_TIMEOUT_S = 3.0  # a tray host that does not answer in 3 s is not there
 SELFTEST_SERVICE = "Phonet Agent selftest"  # never the real service: contracts.md §2
+# agent.window.GUI_ENV, named here so a broken agent.window is still reported
+WINDOW_GUI_ENV = "PHONET_AGENT_WINDOW_GUI"
 
 Probe = dict[str, object]
 
@@ -230,16 +232,27 @@ def _notifier_probe(name_box: list[str]) -> str:
 # ---------------------------------------------------------------- window (pywebview)
 
 
-def choose_window_backend(system: str, environ: Mapping[str, str]) -> str:
-    """pywebview's gui: ``edgechromium`` (WinForms + WebView2) on Windows; on Linux
-    ``gtk`` when WebKit2GTK's typelib is present, else ``qt``."""
-    if system == "win32":
-        return "edgechromium"
-    if system == "darwin":
-        return "cocoa"
-    if environ.get("PYWEBVIEW_GUI", "").lower() == "qt":
-        return "qt"
-    return "gtk" if _typelib_present("WebKit2") else "qt"
+def choose_window_backend(
+    system: str,
+    environ: Mapping[str, str],
+    *,
+    gtk: Callable[[], bool] | None = None,
+    qt: Callable[[], bool] | None = None,
+) -> str:
+    """What the window will use: :func:`agent.window.choose_gui`'s own decision (GTK
+    with WebKit2, else Qt *with Qt WebEngine*, ``PHONET_AGENT_WINDOW_GUI`` forcing one),
+    and ``browser`` where it finds no webview, as :func:`agent.window.run_window` then
+    opens the web UI in the default browser. A wrong ``PHONET_AGENT_WINDOW_GUI`` raises
+    InvalidInput, as it stops the window.
+
+    ``gtk``/``qt`` stand in for the window's checks in tests."""
+    from agent.core.errors import ConfigError
+    from agent.window import BROWSER, choose_gui, gtk_available, qt_available
+
+    try:
+        return choose_gui(system, environ, gtk=gtk or gtk_available, qt=qt or qt_available)
+    except ConfigError:
+        return BROWSER
 
 
 def _window_probe(backend: str, environ: Mapping[str, str]) -> str:
@@ -254,6 +267,19 @@ def _window_probe(backend: str, environ: Mapping[str, str]) -> str:
         return f"ok: WebView2 {runtime}"
     if not has_display(environ):
         return "unavailable: no display (DISPLAY and WAYLAND_DISPLAY unset)"
+    from agent import window
+
+    if backend == window.BROWSER:
+        import webbrowser
+
+        try:
+            browser = webbrowser.get()
+        except webbrowser.Error:
+            return "unavailable: no webview (gir1.2-webkit2-4.1 or the qt extra) and no browser"
+        name = getattr(browser, "name", None) or type(browser).__name__
+        return f"ok: no webview: the web UI opens in the default browser ({name})"
+    if backend == "qt":
+        window._prepare_qt()  # the binding that has Qt WebEngine, as the window picks it
     import importlib
 
     importlib.import_module(f"webview.platforms.{backend}")  # gtk: Gtk + WebKit2 typelibs
@@ -569,12 +595,17 @@ def run_selftest(
         tray_result = f"unavailable: {exc}"
     else:
         tray_result = _with_timeout(lambda: _tray_probe(tray, env), timeout)
-    window = choose_window_backend(system, env)
+    try:
+        window = choose_window_backend(system, env)
+    except Exception as exc:  # WINDOW_GUI_ENV names no backend; agent.window is broken
+        window = str(env.get(WINDOW_GUI_ENV) or "unknown")
+        window_result = f"unavailable: {_reason(exc)}"
+    else:
+        window_result = _with_timeout(lambda: _window_probe(window, env), timeout)
     keyring_box = ["unknown"]
     notifier_box = ["unknown"]
     keyring_result = _with_timeout(lambda: _keyring_probe(keyring_box), timeout)
     notifier_result = _with_timeout(lambda: _notifier_probe(notifier_box), timeout)
-    window_result = _with_timeout(lambda: _window_probe(window, env), timeout)
     loopback = _loopback_probe(timeout)
     report: dict[str, object] = {
         "selftest": 1,

@@ -703,8 +703,9 @@ FAMILIES: dict[str, Callable[[], list[str]] | None] = {
     "phone.suggestion.*": _fill(  # phone.js suggestions' kind
         "phone.suggestion.", lambda: ["recent", "contact"]
     ),
-    # i18n.js errorText: error.<API code> when there is one, else the agent's own
-    # sentence (webui/js/i18n.js); codes are not all message keys.
+    # i18n.js errorText: error.<API code>, else the code when it is a key of its own,
+    # else the agent's own sentence; that every code the API can send has a message:
+    # tests/i18n/test_error_messages.py.
     "error.*": None,
 }
 

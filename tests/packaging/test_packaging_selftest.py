@@ -15,14 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from agent.core.errors import ConfigError
 from agent.selftest import (
     LAZY_MODULES,
     STARTUP_MODULES,
+    WINDOW_GUI_ENV,
     _with_timeout,
     choose_tray_backend,
     choose_window_backend,
     run_selftest,
 )
+from agent.window import BROWSER, GUI_ENV, choose_gui
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADLESS: dict[str, str] = {}
@@ -92,8 +95,68 @@ def test_linux_backends_follow_the_display() -> None:
     assert choose_tray_backend("linux", {}) == "dummy"
     assert choose_tray_backend("linux", {"DISPLAY": ":1", "PYSTRAY_BACKEND": "xorg"}) == "xorg"
     assert choose_tray_backend("linux", {"WAYLAND_DISPLAY": "w"}) in {"appindicator", "gtk", "xorg"}
-    assert choose_window_backend("linux", {"PYWEBVIEW_GUI": "qt"}) == "qt"
-    assert choose_window_backend("linux", {}) in {"gtk", "qt"}
+    assert choose_window_backend("linux", {"PHONET_AGENT_WINDOW_GUI": "qt"}) == "qt"
+    assert choose_window_backend("linux", {}) in {"gtk", "qt", "browser"}
+
+
+def test_the_window_choice_is_the_windows_own_decision() -> None:
+    """agent/window.py choose_gui decides for both the window and --selftest (issue 3):
+    GTK with WebKit2, else Qt with Qt WebEngine, else the default browser."""
+    yes, no = (lambda: True), (lambda: False)
+    assert choose_window_backend("linux", {}, gtk=yes, qt=yes) == "gtk"
+    assert choose_window_backend("linux", {}, gtk=no, qt=yes) == "qt"
+    assert choose_window_backend("linux", {}, gtk=no, qt=no) == "browser"
+    forced = {"PHONET_AGENT_WINDOW_GUI": "browser"}
+    assert choose_window_backend("linux", forced, gtk=yes, qt=yes) == "browser"
+    assert WINDOW_GUI_ENV == GUI_ENV
+    assert choose_window_backend("linux", {}) == choose_gui_or_browser()
+
+
+def choose_gui_or_browser() -> str:
+    try:
+        return choose_gui("linux", {})
+    except ConfigError:
+        return BROWSER
+
+
+def test_a_qt_binding_without_qt_webengine_is_not_a_window_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PySide6-Essentials alone: QtWidgets but no QtWebEngineWidgets, which pywebview's Qt
+    # backend needs; the selftest said "qt" for it whenever WebKit2 was missing.
+    package = tmp_path / "PySide6"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "QtWidgets.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m == "PySide6" or m.startswith("PySide6.")]:
+        monkeypatch.delitem(sys.modules, name)
+    try:
+        no_gtk = {"gtk": lambda: False}
+        assert choose_window_backend("linux", {}, **no_gtk) == "browser"
+        (package / "QtWebEngineWidgets.py").write_text("")
+        importlib.invalidate_caches()
+        assert choose_window_backend("linux", {}, **no_gtk) == "qt"
+    finally:
+        for name in [m for m in sys.modules if m == "PySide6" or m.startswith("PySide6.")]:
+            del sys.modules[name]
+
+
+def test_a_window_backend_forced_wrongly_is_reported_not_raised() -> None:
+    report = run_selftest(environ={"PHONET_AGENT_WINDOW_GUI": "webkit"}, timeout=5)
+
+    window = report["window"]
+    assert isinstance(window, dict) and window["backend"] == "webkit"
+    assert window["probe"].startswith("unavailable: InvalidInput: PHONET_AGENT_WINDOW_GUI must")
+
+
+def test_without_a_webview_the_selftest_names_the_browser_the_window_falls_back_to() -> None:
+    report = run_selftest(environ={"PHONET_AGENT_WINDOW_GUI": "browser"}, timeout=5)
+
+    assert report["window"] == {
+        "backend": "browser",
+        "probe": "unavailable: no display (DISPLAY and WAYLAND_DISPLAY unset)",
+    }
 
 
 def test_the_tray_choice_is_the_agents_own_decision_answered_by_the_selftests_probes() -> None:

@@ -6,6 +6,7 @@ DND with a timer."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +57,24 @@ async def test_the_keypad_and_the_dial_button_dial_too(
     await ui.page.click("#dial")
     await wait_until(lambda: bool(make_calls(sim)), what="makeCall at the simulator")
     assert make_calls(sim)[0]["otherLegNum"] == "+380442249895"
+    ui.assert_clean()
+
+
+async def test_a_tel_link_with_an_extension_dials_the_number_and_logs_the_extension(
+    ui_factory: UIFactory, sim: SimControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    # RFC 3966 ;ext= has no place in makeCall (phonet-api.md §2.4): the number alone is
+    # dialled, and the agent's log says what was left out rather than drop it silently.
+    caplog.set_level(logging.INFO, logger="agent.app")
+    sim.script("+380442249895", answer=False, ring_s=5)
+    ui = await ui_factory()
+    await ui.open("phone")
+    await ui.page.fill("#number", "tel:+380442249895;ext=12")
+    await ui.page.click("#dial")
+    await wait_until(lambda: bool(make_calls(sim)), what="makeCall at the simulator")
+    assert make_calls(sim)[0] == {"legExt": "001", "otherLegNum": "+380442249895"}
+    told = [r.getMessage() for r in caplog.records if r.name == "agent.app"]
+    assert "dial: extension 12 not dialled: the PBX API cannot send it" in told
     ui.assert_clean()
 
 

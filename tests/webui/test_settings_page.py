@@ -79,3 +79,23 @@ async def test_a_wrong_value_is_explained_beside_its_field(ui_factory: UIFactory
     await ui.screenshot("settings-field-errors-uk")
     # The 422 of the refused save is the only "error" the console may show.
     assert all("422" in e for e in ui.errors), ui.errors
+
+
+async def test_a_bad_planned_time_in_the_event_defaults_is_explained_as_such(
+    ui_factory: UIFactory,
+) -> None:
+    # U8: the check of event_defaults refuses an unreadable planned_at as well as a
+    # value that is not an object; the message fits either (it named only the latter).
+    ui = await ui_factory(operator={"language": "uk"}, online=False)
+    await ui.open("settings")
+    await ui.page.fill("#f-operator-event_defaults", '{"planned_at": "tomorrow"}')
+    await ui.page.click("#settings-save")
+    problem = "[data-field='operator.event_defaults'] .field-error"
+    await ui.page.wait_for_selector(problem)
+    text = await ui.page.inner_text(problem)
+    assert text.startswith("Перевірте типові значення (поле → значення; planned_at — дата й час")
+    assert "'tomorrow' is not an ISO date-time" in text  # the agent's own words on what failed
+    assert "Має бути об'єкт" not in text
+    assert ui.agent.operator.event_defaults == {}
+    await ui.screenshot("settings-event-defaults-uk")
+    assert all("422" in e for e in ui.errors), ui.errors

@@ -95,9 +95,18 @@ export function number(n) {
   return Number(n).toLocaleString(locale());
 }
 
-// A server error in words: the message key when we have it, else the server's text.
-export function errorText(err) {
+// A server error in words (contracts.md §4: {"error": {"code", "message", "field"?}}):
+// the message of error.<code>, else of the code itself when it is a message key of its
+// own (the server sends an error's key without "error.": "file.corrupt",
+// "import.column_missing", "number.invalid"), else the server's English text.
+// A message may name the field ({field}); `values` adds what the caller knows.
+// tests/i18n/test_error_messages.py checks every code the API can send has one.
+export function errorText(err, values) {
   if (!err) return "";
-  if (err.code && has(`error.${err.code}`)) return t(`error.${err.code}`);
+  const code = err.code || "";
+  const keys = code ? [`error.${code}`] : [];
+  if (code.includes(".")) keys.push(code);
+  const key = keys.find((k) => has(k));
+  if (key) return t(key, { field: err.field, ...(values || {}) });
   return err.message || String(err);
 }
