@@ -13,6 +13,7 @@ from agent.api.registry import Registry, list_of
 from agent.api.server import error_response, read_json
 from agent.core.errors import InvalidInput, PbxProtocolError
 from agent.core.journal import JournalEntry
+from agent.core.numbers import DialTarget, parse_dial_target
 from agent.runtime import Runtime, iso
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,15 @@ def register(api: Registry) -> None:
             "required": ["number"],
             "properties": {"number": {"type": "string"}},
         },
-        response={"type": "object", "properties": {"uuid": {"type": "string"}}},
+        response={
+            "type": "object",
+            "properties": {
+                "uuid": {"type": "string"},
+                # An extension (tel: ;ext=) makeCall cannot carry (phonet-api.md §2.4):
+                # the number alone was dialled, so the window can say so.
+                "extension_ignored": {"type": "string"},
+            },
+        },
         errors=(400, 422, 503),
     )
     async def dial(request: Request) -> Response:
@@ -122,9 +131,15 @@ def register(api: Registry) -> None:
         number = body.get("number") if isinstance(body, dict) else None
         if not isinstance(number, str) or not number.strip():
             raise InvalidInput("a number is required", field="number")
-        runtime: Runtime = request.app.state.services.runtime
+        services = request.app.state.services
+        runtime: Runtime = services.runtime
         uuid = await runtime.dial(number)
-        return JSONResponse({"uuid": uuid}, status_code=202)
+        answer = {"uuid": uuid}
+        team = getattr(getattr(services, "agent", None), "team", None)
+        target = parse_dial_target(number, team.default_region if team else "UA")
+        if isinstance(target, DialTarget) and target.extension:
+            answer["extension_ignored"] = target.extension
+        return JSONResponse(answer, status_code=202)
 
     @api.endpoint(
         "POST",

@@ -60,7 +60,7 @@ async def test_the_keypad_and_the_dial_button_dial_too(
     ui.assert_clean()
 
 
-async def test_a_tel_link_with_an_extension_dials_the_number_and_logs_the_extension(
+async def test_a_tel_links_extension_is_left_to_the_operator_who_is_told_so(
     ui_factory: UIFactory, sim: SimControl, caplog: pytest.LogCaptureFixture
 ) -> None:
     # RFC 3966 ;ext= has no place in makeCall (phonet-api.md §2.4): the number alone is
@@ -75,6 +75,8 @@ async def test_a_tel_link_with_an_extension_dials_the_number_and_logs_the_extens
     assert make_calls(sim)[0] == {"legExt": "001", "otherLegNum": "+380442249895"}
     told = [r.getMessage() for r in caplog.records if r.name == "agent.app"]
     assert "dial: extension 12 not dialled: the PBX API cannot send it" in told
+    notice = ui.page.locator(".toast", has_text="Extension 12 was not dialled")
+    await notice.wait_for()
     ui.assert_clean()
 
 

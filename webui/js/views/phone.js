@@ -142,6 +142,10 @@ export default {
         sessionStorage.setItem(LAST_DIALED, value);
         selected = answer.uuid || selected;
         toast(t("phone.dialing", { number: value }), "ok");
+        // tel: ;ext= — makeCall cannot carry it, so the operator dials it after the answer.
+        if (answer.extension_ignored) {
+          toast(t("popup.extension_ignored", { ext: answer.extension_ignored }), "info", 8000);
+        }
       } catch (err) {
         toast(i18n.errorText(err), "error");
       } finally {
