@@ -176,3 +176,43 @@ async def test_an_upload_that_is_not_a_readable_form_is_invalid_input_on_its_fie
     assert error["field"] == "file"
     doc = (await api.get("/api/openapi.json")).json()
     assert 422 in declared(doc, "post", path)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length-given", "chunked"])
+async def test_a_file_over_the_upload_limit_is_refused_and_the_next_import_works(
+    api: Api, chunked: bool
+) -> None:
+    """F1: a 70 MB file is refused on its field, whether the request says its length
+    (refused before reading) or streams it (refused once the body passes the limit)."""
+    boundary = "limitlimitlimit"
+    head = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+        'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\nName;Phone\r\n'
+    ).encode()
+    row = b"x" * 1000 + b";0501234567\r\n"
+    rows = 70 * 1000 * 1024 // len(row)  # 70 MB: past the 64 MB limit and the form slack
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    async def stream() -> Any:
+        yield head
+        for _ in range(rows // 1000):
+            yield row * 1000
+        yield tail
+
+    content: Any = stream() if chunked else head + row * rows + tail
+    async with api.client() as client:
+        answer = await client.post(
+            "/api/contacts/import",
+            params={"preview": 1},
+            content=content,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert answer.status_code == 422, answer.text[:300]
+    error = error_of(answer)
+    assert (error["code"], error["field"]) == ("file.too_large", "file")
+    assert "64 MB" in error["message"]
+
+    small = {"file": ("people.csv", "Name;Phone\nІван;0442249895\n".encode(), "text/csv")}
+    async with api.client() as client:
+        answer = await client.post("/api/contacts/import", params={"preview": 1}, files=small)
+    assert answer.status_code == 200, answer.text
