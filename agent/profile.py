@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agent.core.errors import ConfigError, InvalidInput
 
@@ -33,16 +35,49 @@ class Profile:
     def merged(self, **overrides: str | None) -> Profile:
         """This profile with the command line's options on top (None = not given)."""
         given = {k: v for k, v in overrides.items() if v is not None}
+        if "domain" in given:
+            given["domain"] = host_of(given["domain"])
         return replace(self, **given)
 
     def check(self) -> Profile:
         if not self.domain:
             raise InvalidInput("the Phonet domain is missing", field="domain")
+        if not HOST_NAME.fullmatch(self.domain):
+            raise InvalidInput(
+                f"the Phonet domain {self.domain!r} is not a host name: "
+                "give it as company.phonet.com.ua",
+                field="domain",
+            )
         if not self.ext or not self.ext.isdigit():
             raise InvalidInput("the extension must be digits, e.g. 001", field="ext")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise InvalidInput("the base URL must start with http:// or https://", field="base_url")
         return self
+
+
+# A host name as the PBX's address takes it: dot-separated letters, digits and hyphens
+# (IDN labels as punycode), an optional port.
+HOST_NAME = re.compile(
+    r"(?=.{1,253}(:|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[0-9]{1,5})?",
+    re.IGNORECASE,
+)
+
+
+def host_of(domain: str) -> str:
+    """The host an operator meant: ``https://Company.phonet.com.ua/`` copied from the
+    browser's address bar is ``company.phonet.com.ua``; a Cyrillic name becomes punycode.
+    Anything else is left for :meth:`Profile.check` to refuse."""
+    text = domain.strip()
+    if "://" in text:
+        text = urlsplit(text).netloc
+    text = text.split("/", 1)[0].rstrip(".").lower()
+    if text and not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return text
+    return text
 
 
 def load_profile(path: Path) -> Profile:
