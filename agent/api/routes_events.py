@@ -23,9 +23,9 @@ from agent.api.routes_contacts import (
     path_id,
 )
 from agent.api.server import read_json
-from agent.contacts.event_service import EventService
+from agent.contacts.event_service import EventService, require_subject
 from agent.contacts.shapes import event_json, parse_event_changes, parse_event_draft
-from agent.core.call_events import EventState
+from agent.core.call_events import EventChanges, EventState
 from agent.core.errors import InvalidInput
 
 EVENT_IN = {
@@ -51,6 +51,12 @@ EVENT_IN = {
 EVENT_CHANGES = {
     "type": "object",
     "properties": {
+        "call_uuid": {
+            "type": "string",
+            "nullable": True,
+            "maxLength": 40,
+            "description": "the event's own call id, if sent back: it cannot be changed (G5)",
+        },
         "contact_id": {"type": "integer", "nullable": True},
         "kind": {"type": "string"},
         "importance": {"type": "string"},
@@ -65,6 +71,16 @@ EVENT_CHANGES = {
 def _events(request: Request) -> EventService:
     service: EventService = request.app.state.services.events
     return service
+
+
+async def _changes(request: Request, events: EventService) -> EventChanges:
+    """The edits of a PUT or a save. The call id is not one of them (G5): a body that
+    names one must name the event's own, so it is never silently dropped."""
+    body = await read_json(request)
+    changes = parse_event_changes(body, events.contacts.clock())
+    if isinstance(body, dict) and body.get("call_uuid") is not None:
+        await events.require_same_call(path_id(request), body["call_uuid"])
+    return changes
 
 
 def register(api: Registry) -> None:
@@ -121,6 +137,7 @@ def register(api: Registry) -> None:
     async def create_event(request: Request) -> Response:
         events = _events(request)
         draft = parse_event_draft(await read_json(request), events.own_ext, events.contacts.clock())
+        require_subject(draft)
         event = await events.create_event(draft)
         return JSONResponse(event_json(event), status_code=201)
 
@@ -138,7 +155,7 @@ def register(api: Registry) -> None:
     )
     async def edit_event(request: Request) -> Response:
         events = _events(request)
-        changes = parse_event_changes(await read_json(request), events.contacts.clock())
+        changes = await _changes(request, events)
         return JSONResponse(event_json(await events.edit(path_id(request), changes)))
 
     @endpoint(
@@ -151,7 +168,7 @@ def register(api: Registry) -> None:
     )
     async def save_event(request: Request) -> Response:
         events = _events(request)
-        changes = parse_event_changes(await read_json(request), events.contacts.clock())
+        changes = await _changes(request, events)
         return JSONResponse(event_json(await events.save(path_id(request), changes)))
 
     @endpoint(

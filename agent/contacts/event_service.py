@@ -23,11 +23,12 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.contacts.service import ContactService, NotFound, Publish, SettingsSource
 from agent.contacts.shapes import event_json
 from agent.core.call_events import (
+    MAX_CALL_ID,
     MAX_NUMBER,
     Event,
     EventAction,
@@ -37,6 +38,7 @@ from agent.core.call_events import (
     EventState,
     apply_changes,
     draft_on_answer,
+    text_field,
 )
 from agent.core.contacts import normalise_phone
 from agent.core.errors import InvalidInput
@@ -58,6 +60,18 @@ def is_call_uuid(value: str | None) -> bool:
 
 
 EventListener = Callable[[Event], None]
+
+
+def require_subject(draft: EventDraft) -> None:
+    """An event made by hand is about someone: a number, a contact or a call. One with
+    none of them could never be found, called back or linked (contacts.md "Events"), so
+    it is refused as a contact with no name, company or phone is."""
+    if draft.number is None and draft.contact_id is None and draft.call_uuid is None:
+        raise InvalidInput(
+            "an event needs a number, a contact or a call",
+            field="number",
+            message_key="error.event_empty",
+        )
 
 
 class EventService:
@@ -161,6 +175,16 @@ class EventService:
         if event is None:
             raise NotFound(f"no event {event_id}", field="id")
         return event
+
+    async def require_same_call(self, event_id: int, value: Any) -> None:
+        """An edit that names a call id (a client sending back the event it read) must
+        name the event's own: the call an event records is not edited (G5), and a call
+        id it could not hold (over 40 characters) is refused, not dropped unsaid.
+        An unknown event is not found (404) first."""
+        event = await self.get(event_id)
+        given = text_field(value, "call_uuid", MAX_CALL_ID)
+        if normalise_uuid(given) != (event.call_uuid or ""):
+            raise InvalidInput("an event's call_uuid cannot be changed", field="call_uuid")
 
     async def save(self, event_id: int, changes: EventChanges | None = None) -> Event:
         """Save (and close) an event, with the operator's edits (U8)."""

@@ -87,9 +87,17 @@ def _retry(value: Any) -> str | None:
         if not isinstance(rule, dict):
             return f"{kind} is missing"
         postpone, retries = rule.get("postpone_min"), rule.get("retries")
-        if not (isinstance(postpone, int | float) and 0 <= postpone <= 7 * 24 * 60):
+        # A rule is replaced whole (a PUT sends both values): one left out is missing,
+        # not out of range. true/false are not numbers here, though Python's bool is.
+        if postpone is None:
+            return f"{kind}.postpone_min is missing"
+        if isinstance(postpone, bool) or not (
+            isinstance(postpone, int | float) and 0 <= postpone <= 7 * 24 * 60
+        ):
             return f"{kind}.postpone_min must be 0..10080"
-        if not (isinstance(retries, int) and 0 <= retries <= 100):
+        if retries is None:
+            return f"{kind}.retries is missing"
+        if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 100):
             return f"{kind}.retries must be 0..100"
     return None
 

@@ -288,12 +288,16 @@ function onLiveMessage(message) {
   }
 }
 
+// Every open window switches at once (docs/window.md, B7): the frame and the page are
+// built again; a dialog that outlives the page (the first-run licence form) hears the
+// store topic "language" and builds itself again.
 async function changeLanguage(lang) {
   await i18n.setLanguage(lang);
   i18n.apply(document.body);
   buildNav();
   renderStatus(store.status());
   route();
+  store.emit("language", lang);
 }
 
 function globalKeys(e) {

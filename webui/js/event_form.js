@@ -66,12 +66,11 @@ export async function openEventForm(ctx, given) {
       toast(t(action === "decline" ? "event.declined" : "event.saved"), "ok");
       return true;
     } catch (err) {
-      if (err.field || (err.fields && err.fields.length)) {
-        const errors = err.fields && err.fields.length ? err.fields : [{ field: err.field, message: err.message }];
-        showFieldErrors(form, errors, () => "");
-      } else {
-        toast(i18n.errorText(err), "error");
-      }
+      // Each refused field in the window's language (i18n.errorText), beside its field;
+      // one the form does not show (call_uuid, fields…) is a toast.
+      const refused = err.fields && err.fields.length ? err.fields : err.field ? [err] : [];
+      const errors = refused.map((e) => ({ field: e.field, text: i18n.errorText(e) }));
+      if (!errors.length || !showFieldErrors(form, errors, () => "")) toast(i18n.errorText(err), "error");
       return false;
     }
   }

@@ -1,7 +1,8 @@
 // What the page knows now, fed by the live channel; views subscribe by topic.
 //
 // Topics are the hub's (agent/hub.py): hello, status, popup, dialer, job, open,
-// settings, event… plus "live" (true/false: whether the channel is open).
+// settings, event… plus "live" (true/false: whether the channel is open) and
+// "language" (the window's new language, after the page was built in it).
 
 const listeners = new Map(); // topic -> Set(fn)
 const last = new Map(); // topic -> the last data

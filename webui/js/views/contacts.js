@@ -240,12 +240,13 @@ export function editContact(ctx, contact, onSaved) {
             onSaved && onSaved(saved);
             return undefined;
           } catch (err) {
-            if (err.field) {
-              const key = err.field.startsWith("phones") ? "phones" : err.field;
-              showFieldErrors(form, [{ field: key, text: err.message }], () => "");
-            } else {
-              toast(i18n.errorText(err), "error");
-            }
+            // The agent names the field by its JSON path ("phones[0].number",
+            // "attributes.city"); the form has one field per top-level name. The text is
+            // the error's message in the window's language (i18n.errorText), never the
+            // agent's English; an error no field holds is a toast.
+            const key = err.field ? err.field.split(/[.[]/)[0] : "";
+            const shown = key && showFieldErrors(form, [{ field: key, text: i18n.errorText(err) }], () => "");
+            if (!shown) toast(i18n.errorText(err), "error");
             return false;
           }
         },

@@ -11,7 +11,11 @@
 //     has not put it off in this session, opens the form as a dialog. Never blocks:
 //     without a key the agent runs as one seat (contracts.md §2).
 //   export function openLicenseForm(ctx, { firstRun, onDone }) → the dialog
-// ctx is the shell's context: { api (get/post), t, i18n (has, dateTime, day…), h, toast, modal }.
+//     It follows the window's language (docs/window.md: every open window switches at
+//     once): on the shell's store topic "language" it is built again in the new one,
+//     keeping what was typed and the error shown.
+// ctx is the shell's context: { api (get/post), t, i18n (has, dateTime, day…), h, toast,
+// modal, store? (on) }.
 // Texts use the message keys listed in docs/licensing.md, with English built in until
 // agent/i18n/*.json carry them.
 //
@@ -33,13 +37,15 @@ function tr(ctx, key, english, values) {
 
 // An error from the agent in words. The agent's English message is the most specific
 // ("the key is for client code 14360570, not 32855961"); in another language the
-// translation of its code (license.malformed, license.other_client_code…) comes first.
+// translation of its code (license.malformed, license.other_client_code…, and any other
+// code the way every page finds it: i18n.errorText), never the English.
 function errorText(ctx, err) {
   const i18n = ctx.i18n || {};
   const english = !i18n.language || i18n.language() === "en";
-  if (!english && err && err.code && i18n.has && i18n.has(err.code)) return ctx.t(err.code);
-  if (err && err.message) return err.message;
-  return i18n.errorText ? i18n.errorText(err) : String(err);
+  if (english && err && err.message) return err.message;
+  if (i18n.errorText) return i18n.errorText(err);
+  if (err && err.code && i18n.has && i18n.has(err.code)) return ctx.t(err.code);
+  return (err && err.message) || String(err);
 }
 
 async function copyText(text, fallbackArea) {
@@ -125,6 +131,7 @@ function buildForm(ctx, licence, { onInstalled, onCancel, firstRun }) {
   formError.hidden = true;
 
   function clearErrors() {
+    form.lastError = null;
     formError.hidden = true;
     for (const f of Object.values(fields)) {
       f.box.classList.remove("invalid");
@@ -135,6 +142,7 @@ function buildForm(ctx, licence, { onInstalled, onCancel, firstRun }) {
   }
 
   function showError(err) {
+    form.lastError = err; // said again when the form is built in another language
     const target = err && err.field && fields[err.field];
     if (target) {
       target.box.classList.add("invalid");
@@ -210,7 +218,11 @@ function buildForm(ctx, licence, { onInstalled, onCancel, firstRun }) {
     clearErrors();
     const key = fields.key.control.value.trim();
     if (!key) {
-      showError({ field: "key", message: tr(ctx, "license.key_missing", "Paste the product key") });
+      showError({
+        field: "key",
+        code: "license.key_missing",
+        message: tr(ctx, "license.key_missing", "Paste the product key"),
+      });
       return;
     }
     okButton.disabled = true;
@@ -235,7 +247,26 @@ function buildForm(ctx, licence, { onInstalled, onCancel, firstRun }) {
       okButton.disabled = false;
     }
   });
+  form.showError = showError;
   return form;
+}
+
+// The same form in another language, in the place of the old one: what was typed and
+// the request shown move over, the error shown is said again in the new language, and
+// the focus stays on its field.
+function replaceForm(from, to) {
+  const focused = from.contains(document.activeElement) ? document.activeElement.name : null;
+  for (const el of from.querySelectorAll("input[name], textarea[name]")) {
+    if (el.name === "client_id") continue; // the agent's, not typed
+    const twin = to.querySelector(`[name="${CSS.escape(el.name)}"]`);
+    if (!twin) continue;
+    twin.value = el.value;
+    twin.hidden = el.hidden;
+  }
+  from.replaceWith(to);
+  if (from.lastError) to.showError(from.lastError);
+  const twin = focused && to.querySelector(`[name="${CSS.escape(focused)}"]`);
+  if (twin) twin.focus();
 }
 
 function holderLabel(holder) {
@@ -357,31 +388,49 @@ async function mount(root, ctx) {
 
 export function openLicenseForm(ctx, { firstRun = false, onDone } = {}) {
   let dialog = null;
+  let licence = null;
+  let box = null;
+  let stopFollowing = () => {};
+  const makeForm = () =>
+    buildForm(ctx, licence, {
+      firstRun,
+      onInstalled: (installed) => {
+        dialog && dialog.close();
+        onDone && onDone(installed);
+      },
+      onCancel: () => {
+        if (firstRun) sessionStorage.setItem(LATER_KEY, "1");
+        dialog && dialog.close();
+      },
+    });
   const body = (content) => {
+    box = content;
     ctx.api.get("/api/license").then(
-      (licence) =>
-        content.append(
-          buildForm(ctx, licence, {
-            firstRun,
-            onInstalled: (installed) => {
-              dialog && dialog.close();
-              onDone && onDone(installed);
-            },
-            onCancel: () => {
-              if (firstRun) sessionStorage.setItem(LATER_KEY, "1");
-              dialog && dialog.close();
-            },
-          }),
-        ),
+      (found) => {
+        licence = found;
+        content.append(makeForm());
+      },
       (err) => content.append(ctx.h("div", { class: "error-box", role: "alert" }, errorText(ctx, err))),
     );
   };
+  // The window's language changed (app.js changeLanguage): the title and the form again,
+  // in the new language, as the pages behind the dialog are.
+  function relabel() {
+    if (!dialog) return;
+    const title = dialog.element.querySelector("h2");
+    if (title) title.textContent = tr(ctx, "license.form_title", "Licence request");
+    const old = box && box.querySelector("form[data-license-form]");
+    if (!old || !licence) return;
+    replaceForm(old, makeForm());
+  }
   dialog = ctx.modal({
     title: tr(ctx, "license.form_title", "Licence request"),
     body,
     actions: [],
     wide: true,
+    onClose: () => stopFollowing(),
   });
+  if (ctx.store && typeof ctx.store.on === "function") stopFollowing = ctx.store.on("language", relabel);
   return dialog;
 }
 
