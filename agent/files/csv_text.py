@@ -13,7 +13,7 @@ import codecs
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # The order breaks ties: ";" is what Excel writes in UA/RU locales.
@@ -116,8 +116,52 @@ def sniff_delimiter(text: str) -> str:
     return best[2] if best else ","
 
 
-def iter_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str | None]]]:
-    """Records numbered from 1; empty fields as None."""
+def iter_records(
+    text: str, delimiter: str, stray_quote: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, list[str | None]]]:
+    """Records numbered from 1; empty fields as None.
+
+    A quote that is never closed (``"Acme;0501000001`` typed by hand) makes the csv
+    module read the rest of the file as one cell, silently: every row after it would
+    be lost. That record is read again as the line it stands on, quotes as plain
+    characters, ``stray_quote(row)`` is told, and reading goes on from the next line."""
+    yield from _records(text, delimiter, 0, stray_quote)
+
+
+def _records(
+    text: str, delimiter: str, before: int, stray_quote: Callable[[int], None] | None
+) -> Iterator[tuple[int, list[str | None]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    for number, row in enumerate(reader, 1):
-        yield number, [cell if cell != "" else None for cell in row]
+    number = before
+    held: tuple[int, list[str], int] | None = None  # the newest record, its first line
+    start = 1
+    try:
+        for row in reader:
+            if held is not None:
+                yield held[0], _cells(held[1])
+            number += 1
+            held = (number, row, start)
+            start = reader.line_num + 1
+    except csv.Error:
+        if held is not None:  # the rows before the damage stay read
+            yield held[0], _cells(held[1])
+        raise
+    if held is None:
+        return
+    number, row, first = held
+    if reader.line_num == first:  # the last record is one line: nothing can be open
+        yield number, _cells(row)
+        return
+    lines = io.StringIO(text, newline="").readlines()
+    if sum(line.count('"') for line in lines[first - 1 :]) % 2 == 0:
+        yield number, _cells(row)  # a quoted cell spanning lines, closed
+        return
+    if stray_quote is not None:
+        stray_quote(number)
+    plain = next(csv.reader([lines[first - 1]], delimiter=delimiter, quoting=csv.QUOTE_NONE))
+    yield number, _cells([cell.strip('"') for cell in plain])
+    yield from _records("".join(lines[first:]), delimiter, number, stray_quote)
+
+
+def _cells(row: list[str]) -> list[str | None]:
+    return [cell if cell != "" else None for cell in row]

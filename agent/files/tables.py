@@ -157,7 +157,17 @@ def _read_text(data: bytes, name: str) -> Table:
 
 
 def _csv_rows(table: Table, text: str, delimiter: str) -> Iterator[Row]:
-    records = csv_text.iter_records(text, delimiter)
+    strays: list[int] = []
+
+    def stray_quote(row: int) -> None:
+        strays.append(row)
+        rows = ", ".join(map(str, strays[:10])) + (" …" if len(strays) > 10 else "")
+        table.problem = (
+            f"{table.filename!r}: a quote is not closed in row(s) {rows}; "
+            "each was read as plain text and the rows after it were read as usual"
+        )
+
+    records = csv_text.iter_records(text, delimiter, stray_quote)
     number = 0
     try:
         for number, cells in records:

@@ -223,6 +223,30 @@ def test_a_csv_cut_inside_a_quoted_field_keeps_every_row() -> None:
     assert list(table)[-1] == (3, ["0671234567", "unfinished"])
 
 
+def test_a_quote_never_closed_loses_no_row_after_it_and_is_told() -> None:
+    """F7: `"Acme;0501000001` typed by hand once swallowed every later row, silently."""
+    rows = ["ПІБ;Телефон", '"Ромашка ТОВ;0501000001'] + [
+        f"Клієнт {i};0501{i:06d}" for i in range(2, 1000)
+    ]
+    table = read_table("\r\n".join(rows).encode("cp1251"), "quote.csv")
+    read = list(table)
+    assert len(read) == 1000
+    assert read[1] == (2, ["Ромашка ТОВ", "0501000001"])
+    assert read[-1] == (1000, ["Клієнт 999", "0501000999"])
+    assert table.problem is not None and "row(s) 2;" in table.problem
+
+
+def test_a_quoted_cell_spanning_lines_is_still_one_row_and_no_problem() -> None:
+    table = read_table(
+        'Phone;Address\n0442249895;"Київ,\nвул. Хрещатик, 1"\n0671234567;x\n'.encode(), "a.csv"
+    )
+    assert list(table)[1:] == [
+        (2, ["0442249895", "Київ,\nвул. Хрещатик, 1"]),
+        (3, ["0671234567", "x"]),
+    ]
+    assert table.problem is None
+
+
 def test_a_csv_field_past_the_csv_module_limit_stops_with_a_problem_keeping_earlier_rows() -> None:
     data = b"Phone\n0442249895\n" + b'"' + b"x" * 200_000 + b'"\n0671234567\n'
     table = read_table(data, "huge.csv")
