@@ -115,8 +115,9 @@ async def import_sales(
     progress: Progress = no_progress,
 ) -> ImportReport:
     """``POST /api/sales/import``: rows of (contact or number, date, amount). A row
-    finds its contact by number (the one with the row's contact name first), else by
-    the contact's exact name or id. ``replace`` drops every stored sale first."""
+        finds its contact by number (the one with the row's contact name first), else by
+        the contact's exact name or id. ``replace`` drops every stored sale first; without
+    it, sales already stored are not stored again (:func:`new_sales`)."""
     region, storage, repo = service.region, service.storage, service.repo
     planned = await asyncio.to_thread(
         plan_file, data, filename, SALES_FIELDS, mapping=mapping, region=region, progress=progress
@@ -151,11 +152,33 @@ async def import_sales(
         return report
     if replace:
         await storage.run(service.sales.delete_all)
+    else:
+        stored = await storage.run(service.sales.counts, {cid for cid, _, _, _ in rows})
+        rows = new_sales(rows, stored)
+        report.created = len(rows)
     for start in range(0, len(rows), BATCH):
         await storage.run(service.sales.insert_many, rows[start : start + BATCH], service.clock())
         progress({"stage": "storing", "done": min(start + BATCH, len(rows)), "total": len(rows)})
     service.notify_changed()  # ABC classes are counted again
     return report
+
+
+def new_sales(
+    rows: Sequence[tuple[int, str | None, date, int]],
+    stored: Mapping[tuple[int, date, int], int],
+) -> list[tuple[int, str | None, date, int]]:
+    """The rows not stored yet, so that importing a file again, or an export that
+    overlaps the last one, adds nothing twice (F4: revenue and ABC classes doubled).
+    Sales are told apart by (contact, day, amount): a file with two such rows keeps
+    both, and a second import of it adds none."""
+    seen: dict[tuple[int, date, int], int] = {}
+    fresh = []
+    for row in rows:
+        key = (row[0], row[2], row[3])
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > stored.get(key, 0):
+            fresh.append(row)
+    return fresh
 
 
 def _text(values: Mapping[str, object], name: str) -> str | None:

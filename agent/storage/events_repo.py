@@ -330,6 +330,20 @@ class SalesRepository:
     def delete_all(self) -> int:
         return self.sql.execute("DELETE FROM sales")
 
+    def counts(self, contact_ids: Iterable[int]) -> dict[tuple[int, date, int], int]:
+        """How many sales each (contact, day, amount in cents) of these contacts has."""
+        found: dict[tuple[int, date, int], int] = {}
+        for part in chunks(sorted(set(contact_ids))):
+            rows = self.sql.rows(
+                "SELECT contact_id, sold_on, amount_cents, COUNT(*) FROM sales "
+                f"WHERE contact_id IN ({marks(len(part))}) "
+                "GROUP BY contact_id, sold_on, amount_cents",
+                part,
+            )
+            for cid, day, cents, count in rows:
+                found[int(cid), _day(day), int(cents)] = int(count)
+        return found
+
     def for_contact(self, contact_id: int) -> list[tuple[date, Decimal]]:
         rows = self.sql.rows(
             "SELECT sold_on, amount_cents FROM sales WHERE contact_id = ? ORDER BY sold_on, id",

@@ -231,6 +231,28 @@ async def test_sales_find_their_contact_by_number_name_or_id(area: Area) -> None
     assert await area.storage.run(area.contacts.sales.count) == 1
 
 
+async def test_importing_a_sales_file_again_adds_nothing_and_an_overlapping_one_adds_the_new(
+    area: Area,
+) -> None:
+    """F4: a re-uploaded monthly export once doubled revenue (and so ABC classes)."""
+    ivan = await area.add("Іван", "0442249895")
+    march = (
+        "Телефон;Дата;Сума\n"
+        "0442249895;01.03.2024;100\n"
+        "0442249895;01.03.2024;100\n"  # two equal sales on one day: both are kept
+        "0442249895;02.03.2024;5\n"
+    )
+    first = await import_sales(area.contacts, march.encode(), "march.csv")
+    again = await import_sales(area.contacts, march.encode(), "march.csv")
+    assert (first.accepted, first.created) == (3, 3)
+    assert (again.accepted, again.created) == (3, 0)
+    overlapping = march + "0442249895;03.03.2024;7\n"
+    more = await import_sales(area.contacts, overlapping.encode(), "march-april.csv")
+    assert more.created == 1
+    sales = await area.storage.run(area.contacts.sales.for_contact, ivan.id or 0)
+    assert [amount for _, amount in sales] == [Decimal(100), Decimal(100), Decimal(5), Decimal(7)]
+
+
 async def test_rows_of_one_person_far_apart_in_a_long_file_make_one_contact(
     sqlite_area: Area,
 ) -> None:
