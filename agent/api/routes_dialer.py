@@ -25,6 +25,7 @@ from agent.api.dialer_schemas import (
     PAGING,
 )
 from agent.api.registry import Handler, Registry, list_of
+from agent.api.routes_contacts import progress_to_hub
 from agent.api.server import error_response, read_json, read_upload
 from agent.core.errors import InvalidInput
 from agent.dialer.lists import Conflict, Mode, NotFound
@@ -366,6 +367,7 @@ def _register_lists(api: Registry) -> None:
             mapping=mapping,
             mode=_mode(q.get("mode")),
             preview=q.get("preview", "0") in ("1", "true"),
+            progress=progress_to_hub(request, "dial_list"),  # the window's progress bar
         )
         return JSONResponse(result.json())
 

@@ -4,15 +4,19 @@ A thread reads the file (agent/files), plans its rows :data:`BATCH` at a time
 (agent/core/table_plan.py, ``plan_batches``: values as tuples, no object a row) and
 groups them into contacts, asking the storage worker which contacts stored before
 the import have the numbers of each batch; then the worker writes the
-new contacts, and the stored ones the file extends, in one transaction
-(ContactsRepository.bulk). The agent's loop only waits: popups never do.
+new contacts, and the stored ones the file changes, in one transaction
+(ContactsRepository.bulk); a stored contact whose rows add nothing to it is not
+written at all. The agent's loop only waits: popups never do.
 
 Why one after the other (issue 4, measured on 100k rows, 2 cores): writing batch by
 batch while the thread plans the next overlaps nothing worth having. The worker's
 inserts let go of the GIL for every row and must take it back from the planning
 thread each time, so both crawl; every contact a later row extends must be written
 again; and the index pages are logged once a batch. Read, plan, group, then write
-once takes about half the CPU time.
+once takes about half the CPU time. Matching a batch while the next is planned
+(the match as one row of JSON, so that the worker takes the GIL back once a
+statement) cost more CPU than it hid, on this 2-core machine shared with other work
+(2.5 → 3.1 s CPU for 20k stored contacts, 2026-11-26).
 
 A row joins (docs/contacts.md, "Imports"): the contact made from an earlier row
 with the same name and company; else the contact that already has its number and
@@ -26,8 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -59,9 +64,12 @@ from agent.storage.contacts_repo import (
     ContactsRepository,
     ContactValues,
     PhoneTuple,
+    chunks,
+    dump_json,
+    marks,
     raw_contact_values,
 )
-from agent.storage.models import utc_text
+from agent.storage.models import to_utc, utc_text
 
 if TYPE_CHECKING:
     from agent.storage.database import Storage
@@ -148,7 +156,22 @@ CONTACT_FIELDS: Final = (
 # ``{"number": "B"}``, as the dial-list import calls it.
 MAPPING_ALIASES: Final = {"number": "phone"}
 
-Existing = tuple[Mapping[str, Sequence[tuple[int, str]]], Mapping[int, Contact]]
+# A contact stored before the import, as _match reads it: the columns the import
+# compares and keeps (:data:`_STORED_COLUMNS`).
+Stored = tuple[Any, ...]
+MATCH_CHUNK: Final = 2000
+"""Keys a statement of :func:`_match` asks for (SQLite allows 32766 parameters)."""
+Existing = tuple[Mapping[str, Sequence[tuple[int, str]]], Mapping[int, Stored]]
+_STORED_COLUMNS: Final = (
+    "c.id, c.name, c.company, c.phones, c.attributes, c.responsible_ext, c.search, "
+    "c.last_contact_at, c.created_at"
+)
+_LAST, _CREATED = 7, 8  # their places in a Stored row
+
+# A new contact's phones as raw_contact_values writes them, for one number alone.
+_ONE_NUMBER: Final = '[{"number":%s,"kind":null,"person":null}]'
+# One JSON string, as ``json.dumps(..., ensure_ascii=False)`` writes it (C-accelerated).
+_js: Callable[[str], str] = getattr(json.encoder, "encode_basestring")  # noqa: B009
 
 # A planned row's values, in the order of CONTACT_FIELDS (table_plan.PlannedBatch), as
 # _Grouping.take unpacks them: text fields are str or None, the phone E.164.
@@ -160,7 +183,7 @@ _PHONE, _PHONE2 = _ORDER.index("phone"), _ORDER.index("phone2")
 
 class _Target:
     """A contact being built from rows: ``base`` is the contact stored before the
-    import that it extends (None for a new one); ``id`` is known once stored."""
+    import that it extends, as read (None for a new one); ``id`` is known once stored."""
 
     __slots__ = ("attributes", "base", "company", "id", "name", "name_cf", "phones", "responsible")
 
@@ -171,7 +194,7 @@ class _Target:
         responsible: str | None,
         phones: dict[str, PhoneTuple],
         attributes: dict[str, Any] | None,
-        base: Contact | None = None,
+        base: Stored | None = None,
         *,
         name_cf: str | None = None,
     ) -> None:
@@ -182,18 +205,20 @@ class _Target:
         self.phones = phones
         self.attributes = attributes
         self.base = base
-        self.id = base.id if base is not None else None
+        self.id: int | None = None if base is None else int(base[0])
 
     @classmethod
-    def of(cls, contact: Contact) -> _Target:
-        phones = {p.number: (p.number, p.kind, p.person) for p in contact.phones}
+    def of(cls, stored: Stored) -> _Target:
+        """The stored contact as a target, read as ``contact_from_row`` reads it."""
+        _, name, company, phones, attributes, responsible = stored[:6]
+        parsed = [(p.get("number", ""), p.get("kind"), p.get("person")) for p in json.loads(phones)]
         return cls(
-            contact.name,
-            contact.company,
-            contact.responsible_ext,
-            phones,
-            dict(contact.attributes),
-            contact,
+            name,
+            company,
+            responsible,
+            {p[0]: p for p in parsed},
+            {} if attributes == "{}" else json.loads(attributes),
+            stored,
         )
 
     def add(
@@ -226,8 +251,8 @@ class _Target:
         created = stamp
         last: str | None = None
         if base is not None:
-            created = stamp if base.created_at is None else utc_text(base.created_at)
-            last = None if base.last_contact_at is None else utc_text(base.last_contact_at)
+            created = _stored_time(base[_CREATED]) or stamp
+            last = _stored_time(base[_LAST])
         return raw_contact_values(
             self.display_name(),
             self.company,
@@ -240,6 +265,23 @@ class _Target:
             search,
         )
 
+    def unchanged(self, folded: _SearchText) -> bool:
+        """Whether the columns it would write (:meth:`values`) are what is stored
+        already, but for the times, which it keeps: the rows that joined a stored
+        contact added nothing to it. The cheap columns are compared first."""
+        base = self.base
+        if base is None:
+            return False
+        name, company, attributes = self.display_name(), self.company, self.attributes
+        return bool(
+            name == base[1]
+            and company == base[2]
+            and self.responsible == base[5]
+            and (dump_json(attributes) if attributes else "{}") == base[4]
+            and _phones_text(self.phones.values()) == base[3]
+            and folded(name, company) == base[6]
+        )
+
     def contact(self) -> Contact:
         base = self.base
         return Contact(
@@ -249,9 +291,21 @@ class _Target:
             phones=tuple(Phone(*p) for p in self.phones.values()),
             attributes=self.attributes or {},
             responsible_ext=self.responsible,
-            last_contact_at=base.last_contact_at if base else None,
-            created_at=base.created_at if base else None,
+            last_contact_at=None if base is None else to_utc(base[_LAST]),
+            created_at=None if base is None else to_utc(base[_CREATED]),
         )
+
+
+def _phones_text(phones: Iterable[PhoneTuple]) -> str:
+    """Phones as ``raw_contact_values`` writes them (its ``phones`` column)."""
+    text: str = raw_contact_values("", None, phones, {}, None, None, "", "", "")[2]
+    return text
+
+
+def _stored_time(value: Any) -> str | None:
+    """A stored time (text from SQLite, a datetime from psycopg2) as it is written."""
+    at = to_utc(value)
+    return None if at is None else utc_text(at)
 
 
 class _Grouping:
@@ -354,6 +408,14 @@ class _Grouping:
                     by_number[each] = [found, target]
         self.accepted += accepted
 
+    def updates(self, stamp: str) -> list[tuple[_Target, ContactValues]]:
+        """The stored contacts this file changes, each with the values to write. One
+        whose rows added nothing is left as it is (importing a file twice changes
+        nothing, docs/contacts.md), its update time too, which ranks it
+        (agent/core/contacts.py RANK_RULE); ``updated`` still counts it."""
+        folded = _SearchText()
+        return [(t, t.values(stamp)) for t in self.changed.values() if not t.unchanged(folded)]
+
     def _same_number(self, phones: Sequence[PhoneTuple], name_cf: str) -> _Target | None:
         for phone in phones:
             found = self._by_number.get(phone[0])
@@ -377,8 +439,6 @@ class _Grouping:
                     continue
                 target = self._loaded.get(cid)
                 if target is None:
-                    if cid not in contacts:
-                        continue
                     target = self._loaded[cid] = _Target.of(contacts[cid])
                 return target
         return None
@@ -405,19 +465,82 @@ class _SearchText:
 
 
 def _match(repo: ContactsRepository, numbers: list[str], floor: int) -> Existing:
-    """On the worker: the contacts stored before the import (ids up to ``floor``)
-    having these numbers; the import's own are grouped in memory."""
-    keys = repo.ids_by_keys(numbers, max_id=floor)
-    if not keys:
-        return {}, {}
-    ids = {cid for pairs in keys.values() for cid, _ in pairs}
-    return keys, repo.get_many(ids)
+    """On the worker: the live contacts stored before the import (ids up to
+    ``floor``) having these numbers, each key's oldest first, and their stored
+    columns; the import's own are grouped in memory.
+
+    One statement a chunk of keys, the key and the contact's columns together: what
+    ``ids_by_keys`` and then ``get_many`` read in two, without building a Contact
+    for each (most are only compared with the rows, _Grouping._existing)."""
+    sql = repo.sql
+    keys: dict[str, list[tuple[int, str]]] = {}
+    stored: dict[int, Stored] = {}
+    size = MATCH_CHUNK if sql.postgres else min(MATCH_CHUNK, sql.max_variables() - 1)
+    for part in chunks(sorted(set(numbers)), size):
+        rows = sql.rows(
+            f"SELECT n.key, {_STORED_COLUMNS} FROM contact_numbers n "
+            "JOIN contacts c ON c.id = n.contact_id "
+            f"WHERE c.deleted_at IS NULL AND n.key IN ({marks(len(part))}) AND c.id <= ? "
+            "ORDER BY c.id",
+            (*part, floor),
+        )
+        for row in rows:
+            cid = int(row[1])
+            keys.setdefault(row[0], []).append((cid, row[2]))
+            stored[cid] = row[1:]
+    return keys, stored
+
+
+def _new_rows(
+    part: Sequence[_Target],
+    ids: Sequence[int],
+    folded: _SearchText,
+    keys: list[tuple[str, int, int | None]] | None,
+) -> list[tuple[Any, ...]]:
+    """New contacts' rows for ContactsRepository.insert_new, ``(id, *values[:6])`` as
+    :meth:`_Target.values` makes them (no last contact; both times are the import's),
+    and (into ``keys``, when given) their numbers as index keys: every number of a
+    new contact is E.164 (to_e164 made it), its own key. The loop of an import's
+    every contact (issue 4): a row of one number, no kind and no person (most of
+    them) has its phones' JSON made in one step."""
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for target, contact_id in zip(part, ids, strict=True):
+        target.id = contact_id
+        phones = target.phones
+        company = target.company
+        name = target.name or company or next(iter(phones), "")
+        attributes = target.attributes
+        if len(phones) == 1:
+            number, kind, person = next(iter(phones.values()))
+            if kind is None and person is None:
+                phones_text = _ONE_NUMBER % _js(number)
+            else:
+                phones_text = _phones_text(phones.values())
+            if keys is not None:
+                keys.append((number, contact_id, 0))
+        else:
+            phones_text = _phones_text(phones.values())
+            if keys is not None:
+                keys += [(number, contact_id, index) for index, number in enumerate(phones)]
+        append(
+            (
+                contact_id,
+                name,
+                company,
+                phones_text,
+                dump_json(attributes) if attributes else "{}",
+                target.responsible,
+                folded(name, company),
+            )
+        )
+    return rows
 
 
 def _write(
     repo: ContactsRepository,
     new: Sequence[_Target],
-    changed: Sequence[_Target],
+    changed: Sequence[tuple[_Target, ContactValues]],
     *,
     fields: list[list[str]],
     region: str,
@@ -425,36 +548,34 @@ def _write(
     progress: Progress,
 ) -> int:
     """On the worker, in one transaction: the new contacts with their index keys (ids
-    from the database, in file order), then the stored ones the file extends; how
-    many were written."""
+    from the database, in file order), then the stored ones the file changes (with
+    their values, :meth:`_Grouping.updates`); how many were written."""
     phones_only = fields == [[PHONE_FIELD]]
     folded = _SearchText()
-    done = 0
+    done, total = 0, len(new) + len(changed)
     with repo.bulk():
         for start in range(0, len(new), BATCH):
             part = new[start : start + BATCH]
-            rows: list[tuple[Any, ...]] = []
             keys: list[tuple[str, int, int | None]] = []
-            for target, contact_id in zip(part, repo.new_ids(len(part)), strict=True):
-                target.id = contact_id
-                search = folded(target.display_name(), target.company)
-                rows.append((contact_id, *target.values(stamp, search)))
-                if phones_only:
-                    # Every number of a new contact is E.164 (to_e164 made it): its own key.
-                    for index, number in enumerate(target.phones):
-                        keys.append((number, contact_id, index))
-                else:
-                    for key, phone_index in search_keys(target.contact(), fields, region):
-                        keys.append((key, contact_id, phone_index))
-            repo.insert_rows(rows, keys)
+            ids = repo.new_ids(len(part))
+            rows = _new_rows(part, ids, folded, keys if phones_only else None)
+            if not phones_only:
+                keys = [
+                    (key, int(target.id or 0), phone_index)
+                    for target in part
+                    for key, phone_index in search_keys(target.contact(), fields, region)
+                ]
+            repo.insert_new(rows, keys, stamp)
             done += len(part)
-            progress({"stage": "storing", "done": done, "total": len(new) + len(changed)})
+            progress({"stage": "storing", "done": done, "total": total})
         for start in range(0, len(changed), BATCH):
-            part = changed[start : start + BATCH]
-            updates = [(int(t.id or 0), t.values(stamp)) for t in part]
-            repo.update_values(updates, [search_keys(t.contact(), fields, region) for t in part])
-            done += len(part)
-            progress({"stage": "storing", "done": done, "total": len(new) + len(changed)})
+            updates = changed[start : start + BATCH]
+            repo.update_values(
+                [(int(t.id or 0), values) for t, values in updates],
+                [search_keys(t.contact(), fields, region) for t, _ in updates],
+            )
+            done += len(updates)
+            progress({"stage": "storing", "done": done, "total": total})
     return done
 
 
@@ -470,8 +591,10 @@ class _Reader:
     batch against the contacts stored before the import (ids up to ``floor``)."""
 
     def __init__(
-        self, service: ContactService, loop: asyncio.AbstractEventLoop, floor: int
+        self, service: ContactService, loop: asyncio.AbstractEventLoop, floor: int, stamp: str
     ) -> None:
+        self.stamp = stamp
+        self.updates: list[tuple[_Target, ContactValues]] = []
         self.storage: Storage = service.storage
         self.repo = service.repo
         self.region = service.region
@@ -510,17 +633,18 @@ class _Reader:
                     [attributes_of(cells, extra) for cells in batch.cells] if extra else None
                 )
                 seconds = grouping.second_numbers(batch)
-                # One round of matching a batch: its numbers, second ones included.
-                numbers = [cast(str, values[_PHONE]) for values in batch.values]
-                numbers += [number for number in seconds.values() if number is not None]
-                grouping.take(batch, attributes, seconds, self._matched(numbers))
+                grouping.take(batch, attributes, seconds, self._matched(batch, seconds))
             progress({"stage": "reading", "done": batch.last_row})
         self.planned.problem = table.problem
+        self.updates = grouping.updates(self.stamp)
         return grouping
 
-    def _matched(self, numbers: list[str]) -> Existing:
+    def _matched(self, batch: PlannedBatch, seconds: Mapping[int, str | None]) -> Existing:
+        """One round of matching a batch: its numbers, second ones included."""
         if self.floor == 0:
             return {}, {}  # nothing was stored before the import: no round trip
+        numbers = [cast(str, values[_PHONE]) for values in batch.values]
+        numbers += [number for number in seconds.values() if number is not None]
         return self._call(_match, self.repo, numbers, self.floor)
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -587,7 +711,7 @@ async def _import(
     storage, repo = service.storage, service.repo
     stamp = utc_text(service.clock())
     floor = await storage.run(repo.max_id)
-    reader = _Reader(service, asyncio.get_running_loop(), floor)
+    reader = _Reader(service, asyncio.get_running_loop(), floor, stamp)
     thread = asyncio.ensure_future(asyncio.to_thread(reader.run, data, filename, mapping, progress))
     try:
         grouping = await asyncio.shield(thread)
@@ -613,11 +737,15 @@ async def _import(
         _write,
         repo,
         grouping.new,
-        list(grouping.changed.values()),
+        reader.updates,
         fields=service.search_fields(),
         region=service.region,
         stamp=stamp,
         progress=progress,
     )
+    if written:
+        # The name search's index takes the new and changed contacts in afterwards, in
+        # the background (agent/storage/contact_search.py): exact meanwhile.
+        service.refresh_search_index()
     progress({"stage": "done", "done": written})
     return report

@@ -10,6 +10,10 @@ What others call (docs/contacts.md, "For other features"):
 - the runtime: :meth:`ContactService.call_context` is ``runtime.lookup`` (once per
   call, before its first popup);
 - the dial list and the jobs: :meth:`find_contact`, :meth:`find_or_create_contact`;
+- the dialer's wiring: ``dial_owner = ext`` (B13's attempts read in the lookup's own
+  statement; ``dial_progress``, a function, still works at one statement more);
+- imports: :meth:`refresh_search_index` after writing many contacts (the name search
+  is exact without it, and quick again once the index has taken them in);
 - the API: the CRUD methods, :meth:`lookup`, :meth:`page`, :meth:`merge`.
 """
 
@@ -22,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +60,8 @@ from agent.core.journal import JournalEntry
 from agent.core.numbers import DEFAULT_REGION, NumberHint
 from agent.core.popups import CallContext
 from agent.core.settings import OperatorSettings, TeamSettings
+from agent.storage.contact_lookup import ContactLookup
+from agent.storage.contact_search import ContactSearch
 from agent.storage.contacts_repo import ContactsRepository, Match
 from agent.storage.events_repo import EventsRepository, SalesRepository
 
@@ -183,9 +189,15 @@ class ContactService:
         self.clock = clock
         self.repo = ContactsRepository(storage.db)
         self.events = EventsRepository(storage.db)
-        # B13's "attempts, next attempt": the dialer's answer for a number, when the
-        # dialer is wired (agent/dialer/wiring.py); called on the lookup's thread.
+        # B13's "attempts, next attempt" of a number in the operator's dial lists, when
+        # the dialer is wired (agent/dialer/wiring.py): ``dial_owner`` names the operator
+        # whose lists the lookup's own statement reads; ``dial_progress``, a function
+        # asked instead on the lookup's thread (one more statement a lookup).
+        self.dial_owner: str | None = None
         self.dial_progress: Callable[[str], tuple[int, datetime] | None] | None = None
+        self.lookups = ContactLookup(storage.db)
+        self.search = ContactSearch(storage.db, self.repo)
+        self._refreshing: asyncio.Task[int] | None = None
         self.sales = SalesRepository(storage.db)
         self.calls: OrderedDict[str, CallSeen] = OrderedDict()
         self.changed_listeners: list[Callable[[], None]] = []  # contacts merged or deleted
@@ -229,6 +241,7 @@ class ContactService:
         contact = data.new_contact()
         keys = self.keys_of(contact)
         contact_id = await self.storage.run(self.repo.insert, contact, keys, self.clock())
+        self.refresh_search_index()
         return await self.get(contact_id)
 
     async def update(self, contact_id: int, data: ContactInput) -> Contact:
@@ -243,6 +256,7 @@ class ContactService:
                 self.repo.update(changed, self.keys_of(changed), self.clock())
 
         await self.storage.run(work)
+        self.refresh_search_index()
         return await self.get(contact_id)
 
     async def delete(self, contact_id: int) -> None:
@@ -277,18 +291,42 @@ class ContactService:
         return await self.get(kept_id)
 
     async def page(self, q: str, limit: int, offset: int) -> tuple[list[Contact], int | None]:
-        """M1's contact search: ``q`` a number typed whole or in part, or a name."""
+        """M1's contact search: ``q`` a number typed whole or in part, or a name (through
+        the trigram index, agent/storage/contact_search.py)."""
         text = q.strip()
         key_ranges = _number_ranges(text, self.region)
-        return await self.storage.run(
-            self.repo.page,
-            text=None if key_ranges or not text else search_text(text),
-            key_ranges=key_ranges,
-            limit=limit,
-            offset=offset,
+        if key_ranges or not text:
+            return await self.storage.run(
+                partial(self.repo.page, key_ranges=key_ranges, key_part=_number_part(text)),
+                limit=limit,
+                offset=offset,
+            )
+        found = await self.storage.run(
+            self.search.page, search_text(text), limit=limit, offset=offset
         )
+        self.refresh_search_index()
+        return found
+
+    def refresh_search_index(self) -> asyncio.Task[int] | None:
+        """Bring the search index up to date in the background (SQLite: the contacts
+        written since it last ran; agent/storage/contact_search.py), unless that is
+        running already. The searches meanwhile are exact, only slower."""
+        if not self.search.indexed:
+            return None
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = self.spawn(self._refresh_search_index(), "search index")
+        return self._refreshing
+
+    async def _refresh_search_index(self) -> int:
+        total = 0
+        while taken := await self.storage.run(self.search.refresh):
+            total += taken  # a batch at a time: other work runs between them
+        if total:
+            log.debug("search index: %d contacts taken in", total)
+        return total
 
     def notify_changed(self) -> None:
+        self.refresh_search_index()  # deleted or merged: the index drops them
         for listener in list(self.changed_listeners):
             listener()
 
@@ -303,23 +341,23 @@ class ContactService:
 
     def _find(self, key: str) -> Found:
         """On the worker (or a reader): the ranked matches and, for the first, B13's
-        facts. Two statements, a third when the best has an event planned: the popup
-        waits for this (issue 4: ≤ 1 ms p99 at 1M contacts)."""
-        found = self.repo.matches_with_facts(key)
+        facts, in one statement (agent/storage/contact_lookup.py): the popup waits for
+        this (issue 4: ≤ 1 ms p99 at 1M contacts)."""
+        looked = self.lookups.find(key, self.dial_owner)
+        found = looked.matches
+        if not found:
+            return Found(key, [], looked.last_call, None, None)
         if len(found) > 1:
             found.sort(key=lambda f: rank_key(candidate(f.match.contact), self.own_ext))
-        last_call = self.repo.last_call(key)
-        if not found:
-            return Found(key, [], last_call, None, None)
         best = found[0]
-        planned = None if best.planned_id is None else self.events.get(best.planned_id)
-        contact_id = best.match.contact.id
-        answer = None if contact_id is None else self.events.last_robot_answer(contact_id)
-        robot = RobotAnswer(*answer) if answer is not None else None
-        progress = self.dial_progress(key) if self.dial_progress is not None else None
-        dialing = DialProgress(*progress) if progress is not None else None
+        dialing = looked.dialing
+        if self.dial_owner is None and self.dial_progress is not None:
+            progress = self.dial_progress(key)
+            dialing = DialProgress(*progress) if progress is not None else None
         matches = [f.match for f in found]
-        return Found(key, matches, last_call, best.last_note, planned, dialing, robot)
+        return Found(
+            key, matches, looked.last_call, best.last_note, best.planned, dialing, best.robot
+        )
 
     def lines_of(
         self, found: Found, hint: NumberHint | None, lang: str | None = None
@@ -463,6 +501,7 @@ class ContactService:
 
         self._indexed, self._indexed_region = await self.storage.run(load)
         self.check_index()
+        self.refresh_search_index()  # what was written while the agent was away
 
     def check_index(self) -> None:
         """Start re-indexing in the background when the search fields (U7) or the
@@ -543,6 +582,14 @@ class ContactService:
         """Wait for the background work started so far (a clean stop, tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _number_part(text: str) -> str | None:
+    """Digits typed from the middle or the end of a number (``2249895``, ``9895``):
+    operators remember a number's last digits, and the journal's filter finds them
+    anywhere too (F2). Four digits at least, so that a few do not match everyone."""
+    digits = "".join(ch for ch in text if ch not in " -().")
+    return digits if len(digits) >= 4 and digits.isdigit() else None
 
 
 def _number_ranges(text: str, region: str) -> list[tuple[str, str]]:

@@ -53,9 +53,12 @@ class ContactsDirectory:
         self, numbers: Sequence[str], *, full: bool = False
     ) -> dict[str, ContactRef]:
         region = self.service.region
-        # An E.164 number is its own index key (contacts.lookup_key): no second parse.
-        keys = {n: n if n.startswith("+") else lookup_key(n, region) for n in numbers}
-        wanted = sorted({k for k in keys.values() if k is not None})
+        # An E.164 number is its own index key (contacts.lookup_key): no second parse,
+        # and no step of Python a number for a file's 100k of them (issue 5).
+        plain = set(numbers)
+        odd = {n: lookup_key(n, region) for n in numbers if not n.startswith("+")}
+        plain.difference_update(odd)
+        wanted = plain.union(k for k in odd.values() if k is not None)
         if not wanted:
             return {}
         storage, repo, own_ext = self.service.storage, self.service.repo, self.service.own_ext
@@ -80,13 +83,15 @@ class ContactsDirectory:
                     )
                     if ranked and ranked[0].id is not None:
                         best[key] = (ranked[0].id, ranked[0].name)
-            out: dict[str, ContactRef] = {}
-            for number, its_key in keys.items():
-                hit = best.get(its_key) if its_key is not None else None
-                if hit is None:
-                    continue
+
+            def ref(key: str, hit: tuple[int, str]) -> ContactRef:
                 contact = contacts.get(hit[0]) if full else None
-                out[number] = _ref(contact, its_key, region) if contact else ContactRef(*hit)
+                return _ref(contact, key, region) if contact else ContactRef(*hit)
+
+            out = {key: ref(key, hit) for key, hit in best.items() if key in plain}
+            for number, its_key in odd.items():
+                if its_key is not None and (hit := best.get(its_key)) is not None:
+                    out[number] = ref(its_key, hit)
             return out
 
         return await storage.run(work)

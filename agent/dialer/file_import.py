@@ -1,25 +1,27 @@
 """A file into the dial list (M6 «Загрузить из файла»): csv, xls, xlsx (ods too), the
-contact found by number, every rejected row reported (contracts.md §4).
+contact found by number, every rejected row reported (contracts.md §4), the work
+published as it goes (hub topic ``import``, kind ``dial_list``).
 
 The foundation's reader and table plan do the reading (agent/files,
 agent/core/table_plan.py); the list's own checks, contact matching and writing are
 :class:`agent.dialer.lists.Batches`.
 
-Why the whole file is planned before the first entry is written (issue 5, measured on
-100k rows, 2 cores): writing a chunk while the thread plans the next overlaps nothing.
-The storage worker's ``executemany`` lets go of the GIL for every row's insert and must
-take it back from the planning thread each time, which holds it for up to the switch
-interval (5 ms): the writer crawls (the 100k rows' inserts took 2.35 s beside the
-planning, 1.5 s after it) and the import took longer than one step after the other.
-What does overlap is the list's clearing in replace mode: one DELETE statement, which
-SQLite runs without the GIL while the file is read.
+The import's thread reads and plans the file and drops duplicate numbers; it hands
+the good rows over as plain columns, :data:`IMPORT_CHUNK` at a time, and the agent's
+loop matches and writes each chunk while the thread plans the next (issue 5,
+measured on 100k rows, 2 cores: bench/dialer.py). The storage worker writes a few
+hundred rows per statement (DialerRepository.insert_many), each statement's work
+done without the GIL; with ``executemany`` this overlap had made the import slower,
+the worker taking the GIL back from the planning thread for every row. Now it is a
+little faster than planning the whole file first, and the window hears of the rows
+as they go.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, cast
 
 from agent.core.table_plan import (
@@ -30,13 +32,15 @@ from agent.core.table_plan import (
     detect_layout,
     plan_batches,
 )
-from agent.dialer.lists import AddResult, Batches, Candidate, DialListService, Mode
+from agent.dialer.lists import AddResult, Batches, DialListService, Mode, NumberRows
 from agent.files import read_table
 from agent.files.gc_pause import gc_paused
 
-# Entries checked, matched and written together, one transaction each: Batches.feed
-# builds a chunk's entries on the agent's loop (~5 µs each), so a chunk stays small
-# enough not to hold the loop up for long (~50 ms).
+Progress = Callable[[dict[str, Any]], None]
+
+# Rows checked, matched and written together, one transaction each: Batches.feed_numbers
+# builds a chunk's entries on the agent's loop (~1 µs each), so a chunk holds the loop
+# up for ~10 ms at a time.
 IMPORT_CHUNK: Final = 10_000
 
 # The dial-list file (M6 «Загрузить из файла»): the number, and optionally a name and a
@@ -77,12 +81,8 @@ class _Stopped(Exception):
     """The import was given up (cancelled): the thread stops planning."""
 
 
-@dataclass(slots=True)
-class _Planned:
-    """The whole file: what to add, in file order, and what was rejected."""
-
-    candidates: list[Candidate] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
+def no_progress(data: dict[str, Any]) -> None:
+    """No one is told (tests, benches)."""
 
 
 async def import_file(
@@ -94,42 +94,45 @@ async def import_file(
     mapping: dict[str, str] | None,
     mode: Mode,
     preview: bool,
+    progress: Progress = no_progress,
 ) -> AddResult:
     """M6 «Загрузить из файла»: csv, xls, xlsx (ods too); the contact found by number.
 
-    The file is read and planned on a thread; then the list's checks, the contact
-    matching and the writing take it :data:`IMPORT_CHUNK` rows at a time. A file
-    whose columns cannot be found changes nothing, even in replace mode.
+    The file is read and planned on a thread, which hands the good rows over
+    :data:`IMPORT_CHUNK` at a time; the list's checks, the contact matching and the
+    writing take each chunk as it comes. A file whose columns cannot be found
+    changes nothing, even in replace mode.
+
+    ``progress`` hears ``{stage, done, total?}`` as the contact import says it (the
+    route publishes it on hub topic ``import`` with ``kind: "dial_list"``), from the
+    thread as well as the loop: ``reading`` (done: the row reached), ``storing``
+    (done of total good rows, once the whole file is read), ``done`` (done: the rows
+    accepted).
     """
     lst = await lists.get(list_id)
     loop = asyncio.get_running_loop()
     region = lists.region
     stop = threading.Event()
     layout_found: asyncio.Future[Layout] = loop.create_future()
+    chunks: asyncio.Queue[NumberRows | None] = asyncio.Queue()
+    rejected: list[Rejection] = []  # the thread's: bad rows and repeated numbers
 
     def found(layout: Layout) -> None:
         if not layout_found.done():
             layout_found.set_result(layout)
 
-    def plan() -> _Planned:
-        table = read_table(data, filename)
-        layout = detect_layout(table.head(SAMPLE_ROWS), IMPORT_FIELDS, mapping, region)
-        loop.call_soon_threadsafe(found, layout)  # the list may be cleared meanwhile
-        label = layout.label(layout.columns["number"])
-        planned = _Planned()
-        for batch in plan_batches(table, layout, IMPORT_FIELDS, region):
-            if stop.is_set():
-                raise _Stopped
-            planned.rejected += batch.rejected
-            # plan_batches gives E.164 for the number, stripped text or None for the rest.
-            values = cast("list[tuple[str, str | None, str | None]]", batch.values)
-            # Positional (row, column, number, contact_id, name, detail): a frozen
-            # dataclass's keywords cost ~1 µs more each, on every row.
-            planned.candidates += [
-                Candidate(row, label, number, None, name, detail)
-                for row, (number, name, detail) in zip(batch.rows, values, strict=True)
-            ]
-        return planned
+    def hand(chunk: NumberRows | None) -> None:
+        loop.call_soon_threadsafe(chunks.put_nowait, chunk)
+
+    def plan() -> int:
+        """On the thread: every good row handed over once; returns how many."""
+        try:
+            table = read_table(data, filename)
+            layout = detect_layout(table.head(SAMPLE_ROWS), IMPORT_FIELDS, mapping, region)
+            loop.call_soon_threadsafe(found, layout)  # the list may be cleared meanwhile
+            return _plan_rows(table, layout, region, stop, hand, rejected, progress)
+        finally:
+            hand(None)  # the end, also of a failed read: the loop stops waiting
 
     with gc_paused():
         # CPU work off the agent's loop: the runtime and the live stream share it.
@@ -141,14 +144,92 @@ async def import_file(
                 await reader  # it failed before the layout was known: its error
             batches = Batches(lists, lst, mode, AddResult(), preview=preview)
             await batches.begin()
-            planned = await reader
-            batches.result.rejected += planned.rejected
-            candidates = planned.candidates
-            for start in range(0, len(candidates), IMPORT_CHUNK):
-                await batches.feed(candidates[start : start + IMPORT_CHUNK])
-            return batches.end()
+            await _store(batches, chunks, reader, progress, preview=preview)
+            batches.result.rejected += rejected
+            result = batches.end()
+            progress({"stage": "done", "done": result.accepted})
+            return result
         finally:
             stop.set()
             await asyncio.wait([reader])
             if not reader.cancelled():
                 reader.exception()  # retrieved: raised above, or of no interest now
+
+
+async def _store(
+    batches: Batches,
+    chunks: asyncio.Queue[NumberRows | None],
+    reader: asyncio.Future[int],
+    progress: Progress,
+    *,
+    preview: bool,
+) -> None:
+    """Each chunk checked, matched and written as it comes, until the thread's end.
+
+    One after the other: checking a chunk while the worker wrote the one before
+    saved no time on this shared 2-core machine and cost ~0.2 s more CPU for 100k
+    rows (three threads then contend for the GIL; issue 5, measured)."""
+    taken = told = 0
+    while (chunk := await chunks.get()) is not None:
+        await batches.feed_numbers(chunk)
+        taken += len(chunk)
+        # "Storing N of M" once M is known: the thread has read the whole file.
+        if reader.done() and not preview:
+            told = taken
+            progress({"stage": "storing", "done": taken, "total": reader.result()})
+    total = await reader  # the thread's error, if it failed after the layout
+    if told < taken and not preview:
+        progress({"stage": "storing", "done": taken, "total": total})
+
+
+def _plan_rows(
+    table: Iterable[tuple[int, Sequence[object]]],
+    layout: Layout,
+    region: str,
+    stop: threading.Event,
+    hand: Callable[[NumberRows], None],
+    rejected: list[Rejection],
+    progress: Progress,
+) -> int:
+    """The thread's loop: plan the rows, drop repeated numbers (the first row keeps
+    its number; M6), hand the good rows over in chunks. Returns how many were good."""
+    label = layout.label(layout.columns["number"])
+    first: dict[str, int] = {}
+    claim = first.setdefault
+    rows = NumberRows()
+    good = 0
+    for batch in plan_batches(table, layout, IMPORT_FIELDS, region):
+        if stop.is_set():
+            raise _Stopped
+        rejected += batch.rejected
+        if batch.rows:
+            # plan_batches gives E.164 for the number, stripped text or None for the rest.
+            values = cast("list[tuple[str, str | None, str | None]]", batch.values)
+            numbers, names, details = (list(column) for column in zip(*values, strict=True))
+            row_numbers = batch.rows
+            # Each number's first row, the whole file through; a column at a time (C
+            # loops), row by row only when a number repeats.
+            owners = list(map(claim, numbers, row_numbers))
+            if owners != row_numbers:
+                keep = [
+                    i
+                    for i, (owner, row) in enumerate(zip(owners, row_numbers, strict=True))
+                    if owner == row
+                ]
+                rejected += [
+                    Rejection(row, label, f"duplicate of row {owner}")
+                    for owner, row in zip(owners, row_numbers, strict=True)
+                    if owner != row
+                ]
+                row_numbers = [row_numbers[i] for i in keep]
+                numbers = [numbers[i] for i in keep]
+                names = [names[i] for i in keep]
+                details = [details[i] for i in keep]
+            rows.extend(row_numbers, label, numbers, names, details)
+            good += len(numbers)
+            while len(rows) >= IMPORT_CHUNK:
+                hand(rows.take(IMPORT_CHUNK))
+        progress({"stage": "reading", "done": batch.last_row})
+    if len(rows):
+        hand(rows.take(len(rows)))
+    return good

@@ -97,7 +97,7 @@ async def attach_dialer(agent: Agent) -> DialerService:
     participant.entries_moved = progress.moved
     contacts = getattr(services, "contacts", None)
     if contacts is not None:  # B13: the popup says the number's attempts and next try
-        contacts.dial_progress = lambda number: repo.number_progress(number, ext)
+        contacts.dial_owner = ext  # B13: the lookup reads this operator's attempts
     service = DialerService(
         participant=participant,
         lists=lists,

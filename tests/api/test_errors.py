@@ -186,7 +186,7 @@ async def test_a_file_over_the_upload_limit_is_refused_and_the_next_import_works
     (refused before reading) or streams it (refused once the body passes the limit)."""
     boundary = "limitlimitlimit"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
         'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\nName;Phone\r\n'
     ).encode()
     row = b"x" * 1000 + b";0501234567\r\n"

@@ -270,6 +270,22 @@ async def test_the_contact_list_searches_names_any_case_and_numbers_in_part(area
     assert len(items) == 2 and total == 3
 
 
+async def test_the_last_digits_of_a_number_find_its_contact(area: Area) -> None:
+    """F2: operators remember the end of a number, as the journal's filter allows."""
+    await area.add("Іван Петренко", "0442249895")
+    await area.add("Олена Коваль", "0501234567")
+
+    async def names(q: str) -> list[str]:
+        items, _ = await area.contacts.page(q, 50, 0)
+        return [c.name for c in items]
+
+    assert await names("9895") == ["Іван Петренко"]
+    assert await names("224 98 95") == ["Іван Петренко"]
+    assert await names("1234") == ["Олена Коваль"]
+    assert await names("4567") == ["Олена Коваль"]
+    assert await names("895") == []  # three digits: the start of a number or an extension
+
+
 async def test_find_or_create_makes_a_contact_for_an_unknown_number_j1(area: Area) -> None:
     made = await area.contacts.find_or_create_contact("067 111 22 33", "Клієнт з історії")
     again = await area.contacts.find_or_create_contact("+380671112233")

@@ -320,3 +320,100 @@ def test_the_imports_search_text_a_part_at_a_time_is_search_text(
     folded = _SearchText()
     assert folded(name, company) == search_text(name, company)
     assert folded(name, company) == search_text(name, company)  # from its cache too
+
+
+# ------------------------------------------------------------------ the bulk path (issue 4)
+
+
+async def test_rows_that_add_nothing_to_a_stored_contact_leave_it_as_it_was(area: Area) -> None:
+    """A row joining a stored contact with nothing new (docs/contacts.md: importing a
+    file twice changes nothing) leaves it unwritten, its update time too: that time
+    ranks it among namesakes (RANK_RULE). ``updated`` still counts the contacts joined."""
+    ivan = await area.add("Іван", "0442249895", company="ТОВ А")
+    olena = await area.add("Олена", "0501234567")
+    area.clock.advance(hours=1)
+    text = "Name;Company;Phone\nІван;ТОВ А;0442249895\nОлена;;0501234567\nОлена;;0671112233\n"
+
+    report = await import_contacts(area.contacts, text.encode(), "x.csv")
+
+    assert report.created == 0 and report.updated == 2
+    same = await area.contacts.get(ivan.id or 0)
+    assert same == ivan and same.updated_at == ivan.updated_at
+    extended = await area.contacts.get(olena.id or 0)
+    assert [p.number for p in extended.phones] == ["+380501234567", "+380671112233"]
+    assert extended.updated_at == area.clock.now and extended.created_at == olena.created_at
+    assert await names_of(area, "0671112233") == ["Олена"]
+
+
+async def test_stored_contacts_are_found_across_the_match_statements_of_a_batch(
+    area: Area,
+) -> None:
+    """A batch's numbers are matched MATCH_CHUNK at a time (agent/contacts/imports.py):
+    stored contacts whose numbers fall in different statements of one batch, and in
+    the last batch, are each extended, whatever the database."""
+    from agent.contacts.imports import BATCH, MATCH_CHUNK
+
+    rows = BATCH + MATCH_CHUNK + 7  # two batches; the first matched in three statements
+    numbers = [f"067{index:07d}" for index in range(rows)]
+    stored = {
+        index: await area.add(f"Клієнт {index}", numbers[index])
+        for index in (0, 2_500, 4_999, rows - 1)
+    }
+    lines = ["Name;Phone;Phone 2"]
+    for index, number in enumerate(numbers):
+        second = f"050{index:07d}" if index in stored else ""
+        lines.append(f"Клієнт {index};{number};{second}")
+
+    report = await import_contacts(area.contacts, "\n".join(lines).encode(), "x.csv")
+
+    assert report.accepted == rows and report.rejected == []
+    assert report.created == rows - len(stored) and report.updated == len(stored)
+    for index, contact in stored.items():
+        found = await area.contacts.find_contact(f"050{index:07d}")
+        assert found is not None and found.id == contact.id
+        assert [p.number for p in found.phones] == [f"+38067{index:07d}", f"+38050{index:07d}"]
+    assert await area.storage.run(area.contacts.repo.count) == rows
+
+
+async def test_number_keys_go_in_as_many_statements_as_the_variable_limit_allows(
+    sqlite_area: Area,
+) -> None:
+    """Sql.insert_many ``per_statement``: rows a multi-row INSERT holds are bounded by
+    SQLite's variable limit (999 before 3.32): every key is stored, the last
+    statement's remainder too."""
+    import sqlite3
+
+    area = sqlite_area
+    repo = area.contacts.repo
+
+    def lower_limit() -> int:
+        connection = repo.sql.db.connection()  # type: ignore[no-untyped-call]
+        return int(connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999))
+
+    previous = await area.storage.run(lower_limit)
+    try:
+        lines = ["Name;Phone;Phone 2"]
+        lines += [f"Клієнт {i};067{i:07d};050{i:07d}" for i in range(1_201)]
+        report = await import_contacts(area.contacts, "\n".join(lines).encode(), "x.csv")
+    finally:
+
+        def restore() -> None:
+            connection = repo.sql.db.connection()  # type: ignore[no-untyped-call]
+            connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, previous)
+
+        await area.storage.run(restore)
+    assert report.created == 1_201
+    keys = [f"+380{code}{i:07d}" for i in range(1_201) for code in ("67", "50")]
+    found = await area.storage.run(repo.ids_by_keys, keys)
+    assert len(found) == len(keys)
+
+
+def test_only_a_stored_timestamp_is_written_into_a_statement() -> None:
+    from agent.storage.contacts_repo import sql_text_literal
+
+    assert sql_text_literal("2024-03-15T10:00:00.000000+00:00") == (
+        "'2024-03-15T10:00:00.000000+00:00'"
+    )
+    for bad in ("x', 'y", "2024-03-15'; DROP TABLE contacts; --", "", "Іван"):
+        with pytest.raises(ValueError):
+            sql_text_literal(bad)

@@ -15,6 +15,8 @@ from agent.storage.migrations import (
     m0010_contacts,
     m0011_events,
     m0012_sales,
+    m0014_lookup_indexes,
+    m0015_contact_search,
     m0020_dialer,
     m0030_jobs,
 )
@@ -26,6 +28,8 @@ MIGRATIONS: tuple[Migration, ...] = migrations_from(
     m0010_contacts,
     m0011_events,
     m0012_sales,
+    m0014_lookup_indexes,
+    m0015_contact_search,
     m0020_dialer,
     m0030_jobs,
 )
