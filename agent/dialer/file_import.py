@@ -100,8 +100,8 @@ async def import_file(
 
     The file is read and planned on a thread, which hands the good rows over
     :data:`IMPORT_CHUNK` at a time; the list's checks, the contact matching and the
-    writing take each chunk as it comes. A file whose columns cannot be found
-    changes nothing, even in replace mode.
+    writing take each chunk as it comes. A file whose columns cannot be found, or
+    whose every row is refused, changes nothing, even in replace mode.
 
     ``progress`` hears ``{stage, done, total?}`` as the contact import says it (the
     route publishes it on hub topic ``import`` with ``kind: "dial_list"``), from the
@@ -142,7 +142,9 @@ async def import_file(
             await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
             if not layout_found.done():
                 await reader  # it failed before the layout was known: its error
-            batches = Batches(lists, lst, mode, AddResult(), preview=preview)
+            batches = Batches(
+                lists, lst, mode, AddResult(), preview=preview, keep_unless_written=True
+            )
             await batches.begin()
             await _store(batches, chunks, reader, progress, preview=preview)
             batches.result.rejected += rejected

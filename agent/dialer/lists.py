@@ -585,10 +585,21 @@ class DialListService:
 
 class Batches:
     """Candidates checked and written batch by batch: duplicates are caught across
-    batches; in replace mode the list is cleared once, before the first write."""
+    batches; in replace mode the list is cleared once, before the first write.
+
+    ``keep_unless_written`` (a file import): replace mode clears the list only once a
+    good row is about to be written, so a file whose every row is refused leaves the
+    list, its attempts and postponements as they were (F8)."""
 
     def __init__(
-        self, lists: DialListService, lst: DialList, mode: Mode, result: AddResult, *, preview: bool
+        self,
+        lists: DialListService,
+        lst: DialList,
+        mode: Mode,
+        result: AddResult,
+        *,
+        preview: bool,
+        keep_unless_written: bool = False,
     ) -> None:
         self.lists = lists
         self.lst = lst
@@ -597,14 +608,19 @@ class Batches:
         self.preview = preview
         self.first: dict[str, int] = {}
         self.wrote = False
+        self.keep_unless_written = keep_unless_written
+        self.clear_first = False
 
     async def begin(self) -> None:
         if self.preview:
             return
         lists = self.lists
         if self.mode == "replace":
-            await lists.storage.run(lists.repo.clear_list, self.lst.id)
-            self.wrote = True
+            if self.keep_unless_written:
+                self.clear_first = True
+            else:
+                await lists.storage.run(lists.repo.clear_list, self.lst.id)
+                self.wrote = True
         self.lst = await lists.follow_sort_settings(self.lst)
 
     async def feed(self, candidates: Sequence[Candidate]) -> None:
@@ -653,6 +669,9 @@ class Batches:
 
     async def _write(self, entries: list[NewEntry]) -> None:
         lists = self.lists
+        if self.clear_first:
+            self.clear_first = False
+            await lists.storage.run(lists.repo.clear_list, self.lst.id)
         await lists.storage.run(
             lists.repo.add_entries, self.lst.id, entries, lists.clock(), replace=False
         )

@@ -141,6 +141,16 @@ async def test_a_file_whose_number_column_cannot_be_found_changes_nothing_even_i
     assert [n for n, _, _ in await lists.numbers()] == ["+380501110001"]
 
 
+async def test_a_file_whose_every_row_is_refused_leaves_the_list_as_it_was_in_replace_mode(
+    lists: Lists,
+) -> None:
+    """F8: "replace" with a file of bad numbers once emptied the list (attempts too)."""
+    await lists.upload("Телефон\n0501110001\n0501110002\n")
+    result = await lists.upload("Ім'я;Телефон\nА;12\nБ;34\n", mode="replace")
+    assert result.accepted == 0 and [r.row for r in result.rejected] == [2, 3]
+    assert [n for n, _, _ in await lists.numbers()] == ["+380501110001", "+380501110002"]
+
+
 async def test_an_import_leaves_the_garbage_collector_as_it_found_it(lists: Lists) -> None:
     """The import pauses the cyclic collector while it builds its entries (issue 5)."""
     assert gc.isenabled()

@@ -147,3 +147,41 @@ async def test_the_list_selector_counts_follow_adding_and_deleting_entries_m6(
     )
     await ui.screenshot("dial-list-counts")
     ui.assert_clean()
+
+
+async def test_replacing_a_list_from_a_file_asks_first_m6(
+    ui_factory: UIFactory, tmp_path: Path
+) -> None:
+    """F8: "Replace" drops the entries and their attempts, so the window asks."""
+    table = tmp_path / "new.csv"
+    table.write_text("Phone\n+380501239001\n", encoding="utf-8")
+    ui = await ui_factory()
+    await ui.open("dial-list")
+    selected = "#dial-list-select option:checked"
+    for count, number in enumerate(("+380501230021", "+380501230022"), 1):
+        await ui.page.click("#dial-list-fill")
+        await ui.page.fill("#add-number", number)
+        await ui.page.click("#add-number-ok")
+        await ui.page.wait_for_function(
+            "([sel, n]) => document.querySelector(sel).textContent.endsWith(`(${n})`)",
+            arg=[selected, count],
+        )
+
+    async def choose_file_to_replace() -> str:
+        await ui.page.click("#dial-list-fill")
+        await ui.page.select_option("#fill-mode", "replace")
+        await ui.page.set_input_files("#fill-file", str(table))
+        await ui.page.wait_for_selector(".dialog button.danger")
+        return await ui.page.inner_text(".dialog")
+
+    asked = await choose_file_to_replace()
+    assert "Replace the 2 entries" in asked
+    await ui.page.click(".dialog button:not(.danger)")
+    await ui.page.wait_for_selector(".dialog", state="detached")
+    assert (await ui.page.inner_text(selected)).endswith("(2)")
+
+    await choose_file_to_replace()
+    await ui.page.click(".dialog button.danger")
+    await ui.page.wait_for_selector("#dial-list-table td:has-text('+380501239001')")
+    assert (await ui.page.inner_text(selected)).endswith("(1)")
+    ui.assert_clean()

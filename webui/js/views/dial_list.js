@@ -310,17 +310,25 @@ export default {
           { class: "stack" },
           h("div", { class: "field" }, h("label", {}, t("dial_list.fill_mode")), mode),
           h("div", { class: "row" }, number, h("button", { type: "button", class: "primary", id: "add-number-ok", onclick: () => { dialog.close(); addNumber(number.value, mode.value); } }, icon("plus"), t("action.add"))),
-          item("fill-planned", "dial_list.fill_planned", () => { dialog.close(); fill({ source: "planned", mode: mode.value }); }),
-          item("fill-missed", "dial_list.fill_missed", () => { dialog.close(); fill({ source: "missed", from: "pbx", mode: mode.value }); }),
+          item("fill-planned", "dial_list.fill_planned", async () => { dialog.close(); if (await replaceAgreed(mode.value)) fill({ source: "planned", mode: mode.value }); }),
+          item("fill-missed", "dial_list.fill_missed", async () => { dialog.close(); if (await replaceAgreed(mode.value)) fill({ source: "missed", from: "pbx", mode: mode.value }); }),
           h("div", { class: "field" }, h("label", { for: "fill-file" }, t("dial_list.fill_file")), file),
         ),
         actions: [{ label: t("action.close") }],
       });
-      file.addEventListener("change", () => {
+      file.addEventListener("change", async () => {
         if (!file.files.length) return;
         dialog.close();
-        importFile(file.files[0], mode.value);
+        if (await replaceAgreed(mode.value)) importFile(file.files[0], mode.value);
       });
+    }
+
+    // "Replace" drops the list's entries, their attempts and postponements: asked first
+    // when there is something to lose (a file of refused rows keeps the list anyway).
+    async function replaceAgreed(mode) {
+      const shown = lists.find((l) => l.id === listId);
+      if (mode !== "replace" || !shown || !shown.total) return true;
+      return confirm(t("dial_list.replace_confirm", { name: shown.name, count: i18n.number(shown.total) }), { danger: true, okLabel: t("dial_list.mode.replace") });
     }
 
     async function addNumber(text, mode) {
