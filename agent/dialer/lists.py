@@ -323,6 +323,15 @@ class DialListService:
                     detail=detail if isinstance(detail, str) else None,
                 )
             )
+        named = {c.contact_id for c in candidates if c.contact_id is not None}
+        if named:  # a number naming a contact that is not there (deleted, mistyped)
+            known = await self.directory().contacts(sorted(named))
+            for c in candidates:
+                if c.contact_id is not None and c.contact_id not in known:
+                    result.rejected.append(
+                        Rejection(c.row, "contact_id", f"no contact {c.contact_id}")
+                    )
+            candidates = [c for c in candidates if c.contact_id is None or c.contact_id in known]
         candidates += await self._contact_numbers(by_contact, result)
         return await self.store(list_id, candidates, mode, result)
 

@@ -142,6 +142,21 @@ async def test_contacts_fill_the_list_with_all_their_numbers(
     assert rows[A]["detail"] == "work" and rows[B]["contact"]["name"] == "Acme"
 
 
+async def test_a_number_naming_a_contact_that_is_not_there_is_refused_m6(
+    agent_factory: AgentFactory, simulator: SimulatorInfo
+) -> None:
+    agent = await dialer_agent(agent_factory, simulator)
+    result = await ok(
+        agent, "POST", "/api/dial-list",
+        {"entries": [{"number": A, "contact_id": 999999}, {"number": B}]},
+    )  # fmt: skip
+    assert result == {
+        "accepted": 1,
+        "rejected": [{"row": 1, "column": "contact_id", "reason": "no contact 999999"}],
+    }
+    assert list(await by_number(agent)) == [B]
+
+
 async def test_the_list_names_the_contact_the_popup_names_by_the_ranking_rule_m6(
     agent_factory: AgentFactory, simulator: SimulatorInfo
 ) -> None:
