@@ -136,7 +136,9 @@ class Journal:
 
         # The rows are made here, on the loop, a page at a time: the storage worker then
         # runs mostly SQLite's C code, which lets go of the GIL, so storing overlaps the
-        # next pages' fetching instead of taking turns with it (the J1 benchmark).
+        # next pages' fetching instead of taking turns with it (the J1 benchmark). The
+        # worker inserts them a few hundred a statement (repositories.insert_rows): it
+        # takes the GIL back once a statement, not once a row.
         rows: dict[str, tuple[object, ...]] = {}
         for index, record in enumerate(records):
             rows[record.uuid] = import_row(record, self.completed_talk_s)

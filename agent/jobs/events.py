@@ -17,6 +17,7 @@ from agent.core.call_events import EventDraft, EventSource, EventState
 from agent.core.contacts import lookup_key
 from agent.core.history_plan import CallEventDraft
 from agent.core.robot_plan import RobotEventDraft
+from agent.storage.events_repo import EventsRepository
 
 if TYPE_CHECKING:
     from agent.storage.database import Storage
@@ -76,8 +77,6 @@ class ContactServicePort(Protocol):
 class EventServicePort(Protocol):
     async def create_event(self, draft: EventDraft) -> Any: ...
     async def create_events(self, drafts: Sequence[EventDraft]) -> list[int]: ...
-    async def unimportant_among(self, call_uuids: Iterable[str]) -> set[str]: ...
-    async def calls_with_events(self, call_uuids: Iterable[str]) -> set[str]: ...
     async def has_event_for(self, call_uuid: str) -> bool: ...
 
 
@@ -96,22 +95,32 @@ class ContactsEvents:
     def __init__(self, contacts: ContactServicePort, events: EventServicePort) -> None:
         self.contacts = contacts
         self.events = events
+        # J1 asks both questions of every page: one trip to the storage worker, not two
+        # (the event service's unimportant_among and calls_with_events ask these).
+        self._events_repo = EventsRepository(contacts.storage.db)
 
     async def declined_or_with_event(self, uuids: Sequence[str]) -> tuple[set[str], set[str]]:
-        declined = await self.events.unimportant_among(uuids)
-        rest = [u for u in uuids if u not in declined]
-        with_event = await self.events.calls_with_events(rest) if rest else set()
-        return declined, with_event
+        repo = self._events_repo
+
+        def ask() -> tuple[set[str], set[str]]:
+            declined = repo.unimportant_among(uuids)
+            rest = [u for u in uuids if u not in declined]
+            return declined, repo.calls_with_events(rest) if rest else set()
+
+        return await self.contacts.storage.run(ask)
 
     async def create_call_events(self, drafts: Sequence[CallEventDraft]) -> int:
         if not drafts:
             return 0
         region = self.contacts.region
-        keys = {d.call_uuid: lookup_key(d.number, region) for d in drafts if d.number}
-        wanted = {k for k in keys.values() if k}
+        keys = [lookup_key(d.number, region) if d.number else None for d in drafts]
+        wanted = {k for k in keys if k}
         found = await self.contacts.storage.run(self.contacts.repo.ids_by_keys, wanted)
         made = await self.events.create_events(
-            [_call_event(d, _first(found.get(keys.get(d.call_uuid) or ""))) for d in drafts]
+            [
+                _call_event(d, _first(found.get(k))) if k else _call_event(d, None)
+                for d, k in zip(drafts, keys, strict=True)
+            ]
         )
         return len(made)
 

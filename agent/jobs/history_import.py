@@ -3,21 +3,23 @@
 Pages ``company.api`` over the window since the last checkpoint (the shared pager,
 ``history_sync``), adds every call no agent recorded to the journal
 (``source: import``, under the record's own extension), and makes events for the
-ones the rules allow (agent/core/history_plan.py). After each batch of pages
-(one page, or the several that arrived while the last batch was stored) the window
-still to do is saved, so a run that dies mid-way is resumed by the next run, on
-this agent or another (B5). A rerun adds nothing: the journal merges by uuid and
-a call with an event gets no second one.
+ones the rules allow (agent/core/history_plan.py). After each batch of pages (the
+first page at once, then batches growing to BATCH_RECORDS records, or what arrived
+in BATCH_WAIT_S) the window still to do is saved, so a run that dies mid-way is
+resumed by the next run, on this agent or another (B5). A rerun adds nothing: the
+journal merges by uuid and a call with an event gets no second one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from agent.core.errors import StorageError
 from agent.core.history_plan import (
     Checkpoint,
     ImportWindow,
@@ -31,6 +33,7 @@ from agent.core.history_plan import (
     plan_events,
 )
 from agent.jobs.history_sync import HistorySource, batches
+from agent.storage.jobs_repository import JobsRepository
 
 if TYPE_CHECKING:
     from agent.jobs.events import JobEvents
@@ -40,6 +43,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECKPOINT_KEY: Final = "jobs/history/checkpoint"
+# Batches (agent/jobs/history_sync.py ``batches``): pages are fetched up to AHEAD_PAGES
+# ahead of the store, and a batch waits for BATCH_RECORDS records (at most BATCH_WAIT_S
+# after its first page) before it is stored and the checkpoint saved. Few, big write
+# transactions: SQLite logs each changed index page once a transaction, and the calls'
+# indexes by number and by extension take records all over (BENCHMARKS.md "jobs").
+AHEAD_PAGES: Final = 100
+BATCH_RECORDS: Final = 2000
+BATCH_WAIT_S: Final = 0.5
+CACHE_KIB: Final = 8192  # SQLite's page cache while a run writes (JobsRepository.widen_cache)
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -98,8 +110,34 @@ class HistoryImport:
         }
         if self.events is None:
             log.warning("history import: no events service; calls go to the journal only")
+        repo = JobsRepository(self.storage.db)
+        cache = await self.storage.run(repo.widen_cache, CACHE_KIB)
+        try:
+            await self._import(window, checkpoint, counts, progress)
+        finally:
+            if cache is not None:  # a storage closing under us needs no cache back
+                with contextlib.suppress(StorageError):
+                    await self.storage.run(repo.restore_cache, cache)
+        counts["done"] = 1.0
+        return counts
+
+    async def _import(
+        self,
+        window: ImportWindow,
+        checkpoint: Checkpoint,
+        counts: dict[str, Any],
+        progress: Progress | None,
+    ) -> None:
         start = window
-        async for batch in batches(self.source, window.time_from, window.time_to):
+        listing = batches(
+            self.source,
+            window.time_from,
+            window.time_to,
+            ahead=AHEAD_PAGES,
+            least=BATCH_RECORDS,
+            wait_s=BATCH_WAIT_S,
+        )
+        async for batch in listing:
             records = [record for page in batch for record in page.records]
             counts["pages"] += len(batch)
             # Unreadable records were skipped by the wire (and logged there): the rest
@@ -114,8 +152,6 @@ class HistoryImport:
             if progress is not None:
                 progress(dict(counts))
         await self._save(finished(window))
-        counts["done"] = 1.0
-        return counts
 
     async def _store(self, records: list[Any], counts: dict[str, Any]) -> None:
         counts["records"] += len(records)

@@ -70,14 +70,29 @@ _END = object()
 
 
 async def batches(
-    source: HistorySource, time_from: datetime, time_to: datetime, *, ahead: int = AHEAD
+    source: HistorySource,
+    time_from: datetime,
+    time_to: datetime,
+    *,
+    ahead: int = AHEAD,
+    least: int = 0,
+    wait_s: float = 0.0,
 ) -> AsyncIterator[list[HistoryPage]]:
     """The window's pages in order, in batches: while the caller stores one batch the
     next pages are fetched (up to ``ahead`` of them), and the caller then takes all
     that arrived at once. A slow database gets bigger batches (fewer transactions);
     a slow PBX gets batches of one page. A failed request ends the listing with its
-    error, after the pages fetched before it."""
+    error, after the pages fetched before it.
+
+    ``least``: batches grow up to that many records: the first is what arrived, and
+    each next one waits for twice as many records as the one before (never more than
+    ``wait_s`` after its first page came). So the first pages are stored, and their
+    progress shown, at once, and a long import from a fast PBX still comes in big
+    batches (J1 stores each batch in a few transactions: SQLite logs a changed index
+    page once a transaction, so two thousand records a transaction write far less than
+    fifty; bench/jobs.py)."""
     queue: asyncio.Queue[HistoryPage | BaseException | object] = asyncio.Queue(ahead)
+    loop = asyncio.get_running_loop()
 
     async def produce() -> None:
         try:
@@ -88,11 +103,27 @@ async def batches(
         else:
             await queue.put(_END)
 
+    async def next_item(deadline: float) -> HistoryPage | BaseException | object | None:
+        """The next item, waited for until ``deadline`` at most (then None)."""
+        if not queue.empty():
+            return queue.get_nowait()
+        left = deadline - loop.time()
+        if left <= 0:
+            return None
+        try:
+            async with asyncio.timeout(left):
+                return await queue.get()
+        except TimeoutError:
+            return None
+
     producer = asyncio.ensure_future(produce())
+    goal = 0  # records the next batch waits for
     try:
         while True:
             batch: list[HistoryPage] = []
-            item = await queue.get()
+            records = 0
+            item: HistoryPage | BaseException | object | None = await queue.get()
+            deadline = loop.time() + wait_s
             while True:
                 if item is _END:
                     if batch:
@@ -104,10 +135,15 @@ async def batches(
                     raise item
                 assert isinstance(item, HistoryPage)
                 batch.append(item)
-                if queue.empty():
+                records += len(item.records) + item.rejected
+                if records >= goal:
+                    item = None if queue.empty() else queue.get_nowait()
+                else:
+                    item = await next_item(deadline)
+                if item is None:
                     break
-                item = queue.get_nowait()
             yield batch
+            goal = min(least, 2 * max(records, goal))
     finally:
         producer.cancel()
         with contextlib.suppress(BaseException):

@@ -40,7 +40,13 @@ import peewee as pw
 import agent
 from agent.core.errors import StorageError
 from agent.storage.jobs_models import HeartbeatRow
-from agent.storage.jobs_repository import Heartbeat, JobsRepository
+from agent.storage.jobs_repository import (
+    Heartbeat,
+    JobsRepository,
+    heartbeat_from_row,
+    heartbeat_values,
+    write_heartbeat,
+)
 from agent.storage.migrations.base import run_sql
 from agent.storage.schema import write_transaction
 
@@ -127,10 +133,9 @@ class HeartbeatQueries:
 
     PostgreSQL: the database's ``clock_timestamp()`` (not ``now()``: that is the
     transaction's start, and a claim may wait for the seat lock). SQLite: the time the
-    caller gives, the agent's own clock (one machine).
-
-    (These belong with ``JobsRepository.beat`` / ``heartbeats``; they live here while
-    that file is another engineer's, issue 8 item 4.)
+    caller gives, the agent's own clock (one machine). The columns and the rows are
+    agent/storage/jobs_repository.py's (``heartbeat_values``, ``heartbeat_from_row``),
+    as ``JobsRepository.beat`` / ``heartbeats`` read and write them.
     """
 
     def __init__(self, db: pw.Database) -> None:
@@ -140,22 +145,10 @@ class HeartbeatQueries:
     def write(self, beat: Heartbeat) -> None:
         """Insert or replace the agent's row; ``seen_at`` is the database's time on
         PostgreSQL (``beat.seen_at`` is then ignored)."""
-        values: dict[str, Any] = {
-            "agent_id": beat.agent_id,
-            "domain": beat.domain,
-            "ext": beat.ext,
-            "operator": beat.operator,
-            "host": beat.host,
-            "pid": beat.pid,
-            "version": beat.version,
-            "link_state": beat.link_state,
-            "started_at": beat.started_at,
-            "seen_at": pw.fn.clock_timestamp() if self.database_clock else beat.seen_at,
-        }
-        preserve = [f for f in HeartbeatRow._meta.sorted_fields if f.name != "agent_id"]
-        HeartbeatRow.insert(**values).on_conflict(
-            conflict_target=[HeartbeatRow.agent_id], preserve=preserve
-        ).execute(self._db)
+        values = heartbeat_values(beat)
+        if self.database_clock:
+            values["seen_at"] = pw.fn.clock_timestamp()
+        write_heartbeat(self._db, values)
 
     def fresh(self, *, stale_after: timedelta, now: datetime) -> list[Heartbeat]:
         """The beats younger than ``stale_after``: by the database's clock on
@@ -171,21 +164,7 @@ class HeartbeatQueries:
         query = query.where(HeartbeatRow.seen_at > oldest).order_by(
             HeartbeatRow.domain, HeartbeatRow.ext, HeartbeatRow.agent_id
         )
-        return [
-            Heartbeat(
-                r.agent_id,
-                r.domain,
-                r.ext,
-                r.operator,
-                r.host,
-                r.pid,
-                r.version,
-                r.link_state,
-                r.started_at,
-                r.seen_at,
-            )
-            for r in query.execute(self._db)
-        ]
+        return [heartbeat_from_row(row) for row in query.execute(self._db)]
 
     @contextmanager
     def seat_lock(self) -> Iterator[None]:

@@ -26,6 +26,7 @@ from agent.core.errors import InvalidInput
 from agent.core.events import normalise_uuid
 from agent.storage.contacts_repo import MAX_PAGE, Sql, chunks, dump_json, marks
 from agent.storage.models import to_utc, utc_text
+from agent.storage.repositories import insert_rows
 from agent.storage.schema import write_transaction
 
 _EVENT_COLUMNS: Final = (
@@ -48,6 +49,7 @@ _INSERT_COLUMNS: Final = (
     "created_at",
     "updated_at",
 )
+_ID_INSERT_COLUMNS: Final = ("id", *_INSERT_COLUMNS)
 _PLANNED: Final = "planned_at IS NOT NULL AND done_at IS NULL AND state <> 'declined'"
 
 
@@ -123,7 +125,8 @@ def robot_answer(
     return str(data.get("dtmf", "?")), str(importance), at
 
 
-def _draft_row(draft: EventDraft, now: datetime) -> tuple[Any, ...]:
+def _draft_row(draft: EventDraft, stamp: str) -> tuple[Any, ...]:
+    """The columns of :data:`_INSERT_COLUMNS`; ``stamp`` is ``utc_text(now)``."""
     uuid = normalise_uuid(draft.call_uuid) if draft.call_uuid else None
     if uuid is not None and len(uuid) > MAX_CALL_ID:
         raise InvalidInput(
@@ -139,11 +142,11 @@ def _draft_row(draft: EventDraft, now: datetime) -> tuple[Any, ...]:
         draft.importance,
         _time(draft.planned_at),
         draft.notes,
-        dump_json(dict(draft.fields)),
+        dump_json(dict(draft.fields)) if draft.fields else "{}",
         draft.state.value,
         draft.source.value,
-        utc_text(now),
-        utc_text(now),
+        stamp,
+        stamp,
     )
 
 
@@ -164,7 +167,7 @@ class EventsRepository:
         with write_transaction(self._db):
             [event_id] = self.sql.reserve_ids("events", 1)
             self.sql.insert_many(
-                "events", ("id", *_INSERT_COLUMNS), [(event_id, *_draft_row(draft, now))]
+                "events", ("id", *_INSERT_COLUMNS), [(event_id, *_draft_row(draft, utc_text(now)))]
             )
         event = self.get(event_id)
         assert event is not None
@@ -172,10 +175,18 @@ class EventsRepository:
 
     def insert_many(self, drafts: Sequence[EventDraft], now: datetime) -> list[int]:
         """Events in one transaction (J1, J2 make them by the thousand); their ids."""
+        stamp = utc_text(now)
+        rows = [_draft_row(d, stamp) for d in drafts]  # before the write lock is taken
         with write_transaction(self._db):
-            ids = self.sql.reserve_ids("events", len(drafts))
-            rows = [(i, *_draft_row(d, now)) for i, d in zip(ids, drafts, strict=True)]
-            self.sql.insert_many("events", ("id", *_INSERT_COLUMNS), rows)
+            ids = self.sql.reserve_ids("events", len(rows))
+            # Multi-row statements (repositories.insert_rows): the worker then keeps the
+            # GIL for a few statements, not a row at a time.
+            insert_rows(
+                self._db,
+                "events",
+                _ID_INSERT_COLUMNS,
+                [(i, *row) for i, row in zip(ids, rows, strict=True)],
+            )
         return ids
 
     def update(self, event: Event, now: datetime) -> Event:

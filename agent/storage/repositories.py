@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import chain
 from typing import Any, Final
 
 import peewee as pw
@@ -55,11 +58,75 @@ _CALL_FIELDS: Final = (
     CallRow.source,
     CallRow.final,
 )
-CALL_COLUMNS: Final = ", ".join(f'"{field.column_name}"' for field in _CALL_FIELDS)
+CALL_COLUMN_NAMES: Final = tuple(f'"{field.column_name}"' for field in _CALL_FIELDS)
+CALL_COLUMNS: Final = ", ".join(CALL_COLUMN_NAMES)
 _UPSERT_HEAD: Final = f"INSERT INTO calls ({CALL_COLUMNS}) VALUES "
 _UPSERT_TAIL: Final = " ON CONFLICT (uuid) DO UPDATE SET " + ", ".join(
     f'"{field.column_name}" = excluded."{field.column_name}"' for field in _CALL_FIELDS[1:]
 )
+
+# ------------------------------------------------------------------ bulk inserts
+
+# Rows per SQLite INSERT statement, largest first: a bulk insert is a few multi-row
+# statements (one of each size at most, below the largest), not one per row. The
+# sizes are few so that few statements are prepared and kept (sqlite3 caches each
+# text; a 256-row statement of 18 columns holds ~0.5 MB).
+_SQLITE_ROWS: Final = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+_PG_PAGE: Final = 1000  # rows per PostgreSQL INSERT (psycopg2's execute_values)
+
+
+def insert_rows(
+    db: pw.Database,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    tail: str = "",
+    *,
+    fixed: Mapping[str, str] | None = None,
+) -> None:
+    """``INSERT INTO table (columns) VALUES …`` for many rows of values, in the caller's
+    transaction; ``tail`` ends each statement (``ON CONFLICT …``). ``fixed`` names
+    columns every row gives the same value, as SQL literals (``{"source": "'import'"}``):
+    written into the statement, not bound once a row.
+
+    SQLite takes multi-row statements (at most SQLITE_MAX_VARIABLE_NUMBER values each)
+    rather than ``executemany``: sqlite3 lets go of the GIL while SQLite runs a
+    statement and takes it back for the next row's values, so ``executemany`` on the
+    storage worker takes the GIL back once a row, and waits for it each time the event
+    loop holds it (CPython's switch interval, 5 ms). A statement of hundreds of rows
+    waits once (J1: the history import fetches pages on the loop meanwhile; BENCHMARKS.md
+    "jobs"). PostgreSQL gets psycopg2's ``execute_values`` (multi-row statements too).
+    """
+    if not rows:
+        return
+    fixed = fixed or {}
+    head = f"INSERT INTO {table} ({', '.join([*columns, *fixed])}) VALUES "
+    literals = "".join(f", {value}" for value in fixed.values())
+    with PEEWEE_ERRORS:
+        cursor = db.cursor()  # type: ignore[no-untyped-call]
+        if isinstance(db, pw.PostgresqlDatabase):
+            from psycopg2.extras import execute_values  # loaded only for PostgreSQL
+
+            template = f"({', '.join(['%s'] * len(columns))}{literals})"
+            execute_values(cursor, f"{head}%s{tail}", rows, template, page_size=_PG_PAGE)
+            return
+        width = len(columns)
+        limit = cursor.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        done = 0
+        for size in _SQLITE_ROWS:
+            if size > 1 and size * width > limit:
+                continue
+            sql = _sqlite_insert(head, tail, width, literals, size)
+            while len(rows) - done >= size:
+                cursor.execute(sql, list(chain.from_iterable(rows[done : done + size])))
+                done += size
+
+
+@lru_cache(maxsize=64)
+def _sqlite_insert(head: str, tail: str, width: int, literals: str, count: int) -> str:
+    row = f"({', '.join('?' * width)}{literals})"
+    return f"{head}{', '.join([row] * count)}{tail}"
+
 
 # JournalRepository has a method named ``list``: inside the class, these stand for the types.
 _Entries = list[JournalEntry]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -120,3 +121,36 @@ async def test_each_page_says_how_many_of_its_records_could_not_be_read(
         (50, 49, 1),
         (100, 0, 0),  # a full last page: one more request finds the end
     ]
+
+
+async def test_batches_grow_to_the_records_asked_for_and_keep_every_page_in_order(
+    rest: PhonetRest, sim: SimControl
+) -> None:
+    # J1 asks for big batches (few, big write transactions); the first one is stored as
+    # soon as it arrives, each next one waits for twice as many records as the last.
+    sim.add_history([raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 601)])
+
+    got = [b async for b in batches(rest, *WINDOW, ahead=20, least=200, wait_s=60)]
+
+    sizes = [sum(len(page.records) for page in batch) for batch in got]
+    assert sum(sizes) == 600
+    assert [p.offset for b in got for p in b] == [50 * i for i in range(13)]
+    for before, size in pairwise(sizes[:-1]):  # the last one is what was left
+        assert size >= min(200, 2 * before)
+    assert len(got) >= 2
+
+
+async def test_a_batch_waits_for_records_only_so_long_before_it_is_stored(
+    rest: PhonetRest, sim: SimControl
+) -> None:
+    # A slow PBX (40 ms a page) and a wait of 50 ms: a batch holds a few pages, never
+    # the 600 records asked for, so progress and the checkpoint keep moving.
+    sim.add_history([raw_record(i, end_at=NOW - timedelta(minutes=i)) for i in range(1, 301)])
+    sim.faults(rest_delay_ms=40)
+    try:
+        got = [b async for b in batches(rest, *WINDOW, least=600, wait_s=0.05)]
+    finally:
+        sim.faults(rest_delay_ms=0)
+
+    assert [p.offset for b in got for p in b] == [50 * i for i in range(7)]
+    assert len(got) >= 2

@@ -13,12 +13,14 @@ from agent.core.journal import Source, merge_history
 from agent.storage.database import Storage
 from agent.storage.jobs_models import JOB_MODELS
 from agent.storage.jobs_repository import (
+    IMPORT_COLUMNS,
+    IMPORT_FIXED,
     Heartbeat,
     JobsRepository,
     RobotCall,
-    call_row,
     import_row,
 )
+from agent.storage.repositories import CALL_COLUMN_NAMES, call_row
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
@@ -123,4 +125,11 @@ def test_the_import_row_is_the_merged_entrys_row(
     merged = merge_history(
         None, record, own_ext=record.ext or "", source=Source.IMPORT, completed_talk_s=g4
     )
-    assert import_row(record, g4) == call_row(merged)
+    full = dict(zip(CALL_COLUMN_NAMES, call_row(merged), strict=True))
+    assert import_row(record, g4) == tuple(full[column] for column in IMPORT_COLUMNS)
+    # The columns the INSERT writes as literals hold what every imported row holds.
+    assert {column: full[column] for column in IMPORT_FIXED} == {
+        '"contact_id"': None,
+        '"source"': "import",
+        '"final"': True,
+    }

@@ -1,0 +1,166 @@
+"""The history import's bulk writes (J1, issue 6; BENCHMARKS.md "jobs"): journal rows and
+events go in as multi-row statements (agent/storage/repositories.py ``insert_rows``), and
+every row is stored once, whatever the count, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.core.call_events import EventDraft, EventSource, EventState
+from agent.core.events import Direction, HistoryRecord
+from agent.core.journal import JournalEntry, Source
+from agent.storage.database import Storage
+from agent.storage.events_repo import EventsRepository
+from agent.storage.jobs_repository import IMPORT_COLUMNS, JobsRepository, import_row
+from agent.storage.models import utc_text
+from agent.storage.repositories import CALL_COLUMN_NAMES, call_row
+from tests.jobs.support import uuid_of
+
+NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+
+# Around each statement size of SQLite's (256, 128, … 1 rows) and PostgreSQL's page (1000).
+COUNTS = [1, 3, 255, 256, 257, 511, 1000, 1001]
+
+
+def record(i: int, *, end_at: datetime = NOW, talk_s: int = 30) -> HistoryRecord:
+    return HistoryRecord(
+        uuid=uuid_of(i),
+        direction=Direction.OUT,
+        end_at=end_at - timedelta(seconds=i),
+        duration_s=talk_s + 5,
+        talk_s=talk_s,
+        disposition=0 if talk_s else 1,
+        ext=f"{i % 20:03d}",
+        ext2=None,
+        number=f"+38044{i:07d}",
+        name=None,
+    )
+
+
+def stored_rows(storage: Storage) -> list[tuple[object, ...]]:
+    """The stored journal rows, as :func:`import_row` makes them (IMPORT_COLUMNS)."""
+    entries = storage.journal.get_many(uuid_of(i) for i in range(1, 1200))
+    columns = [CALL_COLUMN_NAMES.index(c) for c in IMPORT_COLUMNS]
+    return sorted(tuple(call_row(e)[i] for i in columns) for e in entries.values())
+
+
+def imported(storage: Storage) -> set[tuple[object, ...]]:
+    """(contact_id, source, final) of every stored row."""
+    entries = storage.journal.get_many(uuid_of(i) for i in range(1, 1200)).values()
+    return {(e.contact_id, e.source, e.final) for e in entries}
+
+
+@pytest.mark.parametrize("count", COUNTS)
+async def test_every_imported_row_is_stored_once_whatever_the_count_j1(
+    storage: Storage, count: int
+) -> None:
+    repo = JobsRepository(storage.db)
+    rows = [import_row(record(i), 10) for i in range(1, count + 1)]
+
+    assert await storage.run(repo.insert_call_rows, rows) == count
+
+    assert await storage.run(storage.journal.count) == count
+    assert await storage.run(stored_rows, storage) == sorted(rows)
+    assert await storage.run(imported, storage) == {(None, Source.IMPORT, True)}
+
+
+async def test_a_bulk_insert_leaves_the_rows_already_there_as_they_are_j1(
+    storage: Storage,
+) -> None:
+    repo = JobsRepository(storage.db)
+    rows = [import_row(record(i), 10) for i in range(1, 301)]
+    live = JournalEntry(
+        uuid=uuid_of(150),
+        direction=Direction.IN,
+        number="+380441112233",
+        operator_ext="001",
+        dial_at=NOW - timedelta(minutes=5),
+        source=Source.LIVE,
+    )
+    await storage.run(storage.journal.upsert, live)
+
+    await storage.run(repo.insert_call_rows, rows)
+
+    kept = await storage.run(storage.journal.get, uuid_of(150))
+    assert kept == live
+    assert await storage.run(storage.journal.count) == 300
+    stored = await storage.run(stored_rows, storage)
+    assert [r for r in stored if r[0] != uuid_of(150)] == sorted(
+        r for r in rows if r[0] != uuid_of(150)
+    )
+
+
+@pytest.mark.parametrize("limit", [100, 999])
+async def test_sqlite_statements_stay_within_its_variable_limit(tmp_path: Path, limit: int) -> None:
+    """SQLITE_MAX_VARIABLE_NUMBER is 32766 since SQLite 3.32 and 999 before (18 columns:
+    100 values take 4 rows a statement)."""
+    storage = Storage(f"sqlite:///{tmp_path}/limit.db")
+    await storage.start()
+    try:
+
+        def set_limit(value: int) -> int:
+            connection = storage.db.connection()
+            return int(connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, value))
+
+        usual = await storage.run(set_limit, limit)
+        repo = JobsRepository(storage.db)
+        rows = [import_row(record(i), 10) for i in range(1, 301)]
+        await storage.run(repo.insert_call_rows, rows)
+        await storage.run(set_limit, usual)  # the check reads 500 uuids at a time
+        assert await storage.run(stored_rows, storage) == sorted(rows)
+    finally:
+        await storage.close()
+
+
+def test_an_import_row_writes_a_whole_second_with_its_fraction() -> None:
+    row = import_row(record(0, end_at=datetime(2025, 3, 3, 12, 0, 7, tzinfo=UTC)), 10)
+
+    dial_at, answer_at, end_at = row[4:7]
+    assert end_at == utc_text(datetime(2025, 3, 3, 12, 0, 7, tzinfo=UTC))
+    assert end_at == "2025-03-03T12:00:07.000000+00:00"
+    assert answer_at == "2025-03-03T11:59:37.000000+00:00"
+    assert dial_at == "2025-03-03T11:59:32.000000+00:00"
+
+
+@pytest.mark.parametrize("count", [1, 257, 1001])
+async def test_events_made_in_bulk_are_each_stored_with_their_own_id_j1(
+    storage: Storage, count: int
+) -> None:
+    repo = EventsRepository(storage.db)
+    drafts = [
+        EventDraft(
+            operator_ext=f"{i % 20:03d}",
+            call_uuid=uuid_of(i),
+            number=f"+38044{i:07d}",
+            direction="out",
+            fields={"operator": "Olena"} if i % 2 else {},
+            state=EventState.SAVED,
+            source=EventSource.IMPORT,
+        )
+        for i in range(1, count + 1)
+    ]
+    first = await storage.run(repo.insert_many, drafts[:1], NOW)
+
+    ids = await storage.run(repo.insert_many, drafts, NOW)
+
+    assert len(set(ids)) == count and min(ids) > first[0]
+    for event_id, draft in [(ids[0], drafts[0]), (ids[-1], drafts[-1])]:
+        event = await storage.run(repo.get, event_id)
+        assert event is not None
+        assert (event.call_uuid, event.number, event.operator_ext, dict(event.fields)) == (
+            draft.call_uuid,
+            draft.number,
+            draft.operator_ext,
+            dict(draft.fields),
+        )
+        assert (event.state, event.source, event.created_at) == (
+            EventState.SAVED,
+            EventSource.IMPORT,
+            NOW,
+        )
+    made = await storage.run(repo.calls_with_events, [d.call_uuid or "" for d in drafts])
+    assert len(made) == count
