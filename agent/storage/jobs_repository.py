@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -121,6 +122,9 @@ class Heartbeat:
     seen_at: datetime
 
 
+HEARTBEAT_COLUMNS: Final = tuple(f.name for f in dataclass_fields(Heartbeat))
+
+
 @dataclass(frozen=True, slots=True)
 class RobotCall:
     call_id: str
@@ -131,19 +135,9 @@ class RobotCall:
 
 
 def heartbeat_values(beat: Heartbeat) -> dict[str, Any]:
-    """The ``heartbeats`` columns of a beat (:func:`write_heartbeat`)."""
-    return {
-        "agent_id": beat.agent_id,
-        "domain": beat.domain,
-        "ext": beat.ext,
-        "operator": beat.operator,
-        "host": beat.host,
-        "pid": beat.pid,
-        "version": beat.version,
-        "link_state": beat.link_state,
-        "started_at": beat.started_at,
-        "seen_at": beat.seen_at,
-    }
+    """The ``heartbeats`` columns of a beat (:func:`write_heartbeat`): the fields are
+    named as the columns."""
+    return {name: getattr(beat, name) for name in HEARTBEAT_COLUMNS}
 
 
 def write_heartbeat(db: pw.Database, values: Mapping[str, Any]) -> None:
@@ -157,18 +151,7 @@ def write_heartbeat(db: pw.Database, values: Mapping[str, Any]) -> None:
 
 def heartbeat_from_row(row: HeartbeatRow) -> Heartbeat:
     """A ``heartbeats`` row as a :class:`Heartbeat` (every reader of the table uses this)."""
-    return Heartbeat(
-        row.agent_id,
-        row.domain,
-        row.ext,
-        row.operator,
-        row.host,
-        row.pid,
-        row.version,
-        row.link_state,
-        row.started_at,
-        row.seen_at,
-    )
+    return Heartbeat(*(getattr(row, name) for name in HEARTBEAT_COLUMNS))
 
 
 def import_row(record: HistoryRecord, completed_talk_s: int) -> tuple[Any, ...]:
