@@ -674,7 +674,8 @@ Since 2026-11-26 (wave 3) a stored contact whose rows add nothing to it is not w
 a number); the stored contacts are matched in one statement a chunk of 2000 keys,
 their columns read raw, not as Contacts; new contacts are built in one loop
 (imports._new_rows) and inserted with their two timestamps written once into the
-statement, their number keys 1000 to a multi-row INSERT (Sql.insert_many). Measured on
+statement, their number keys 1000 to a multi-row INSERT (Sql.insert_many; since the same day up to
+256 a statement, through repositories.insert_rows, the one multi-row writer of all imports). Measured on
 a machine shared with four other engineers (load 4-7: wall times unreliable), with the
 search index's triggers (m0015) in both: instructions in the import (callgrind, the
 bench's generator at 20k rows, 4k stored) new database 3.57 → 3.21 G (-10 %), stored

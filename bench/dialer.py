@@ -64,7 +64,8 @@ building the entries on the loop ~0.6 s (DialListService._entries: a frozen NewE
 row, as the Candidate is: ~2.5 µs each, a plain slots class ~0.6 µs), matching the
 numbers ~0.25 s, the DNC check ~0.1 s.
 
-Then (wave 3): the storage worker writes 500 rows per INSERT on SQLite
+Then (wave 3): the storage worker writes 500 rows per INSERT on SQLite (since the same
+day up to 256, through the one multi-row writer of all imports, repositories.insert_rows)
 (DialerRepository.insert_many; executemany bound, stepped and took the GIL back row by
 row: ~0.35 s more CPU for 100k rows, measured alone); the thread drops repeated numbers
 and hands the good rows over as plain columns, 10k at a time, and the list builds each

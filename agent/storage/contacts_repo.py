@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,14 +23,12 @@ import peewee as pw
 from agent.core.contacts import Contact, LastCall, Phone, search_text
 from agent.storage.migrations.base import PEEWEE_ERRORS
 from agent.storage.models import to_utc, utc_text
+from agent.storage.repositories import insert_rows, sqlite_variable_limit
 from agent.storage.schema import write_transaction
 
 MAX_PAGE: Final = 500
 COUNT_CAP: Final = 10_000  # as the journal: past this, ``total`` is None (contracts.md §4)
 IN_CHUNK: Final = 500
-INSERT_PAGE: Final = 1000
-KEYS_PER_STATEMENT: Final = 1000
-"""Number keys in one SQLite INSERT (Sql.insert_many ``per_statement``)."""
 BULK_CACHE_KIB: Final = 65536
 """SQLite's page cache during :meth:`ContactsRepository.bulk` (its default is 2 MiB)."""
 
@@ -200,49 +197,19 @@ class Sql:
         rows: Sequence[Sequence[Any]],
         tail: str = "",
         *,
-        per_statement: int = 1,
         fixed: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Many rows in one driver batch call (``executemany``; psycopg2's
-        ``execute_values``): peewee's multi-row builder costs more than the database.
-
-        ``per_statement``: on SQLite, rows in one multi-row ``VALUES`` statement (up to
-        what its variable limit allows), bound at once: measured on an import's 99k
-        number keys (3 columns), ~15 % less CPU than ``executemany`` at 1000 a
-        statement; for 10 columns of text it gained nothing. ``fixed``: columns with
-        one text value for every row (an import's timestamps), written into the
-        statement once rather than bound for each row (:func:`sql_text_literal`)."""
-        if not rows:
-            return
-        names = [*columns, *(column for column, _ in fixed)]
-        literals = "".join(f", {sql_text_literal(value)}" for _, value in fixed)
-        head = f"INSERT INTO {table} ({', '.join(names)}) VALUES "
-        with write_transaction(self.db), PEEWEE_ERRORS:
-            cursor = self.db.cursor()  # type: ignore[no-untyped-call]
-            if self.postgres:
-                from psycopg2.extras import execute_values  # loaded only for PostgreSQL
-
-                template = f"({', '.join(['%s'] * len(columns))}{literals})"
-                execute_values(
-                    cursor, f"{head}%s {tail}", rows, template=template, page_size=INSERT_PAGE
-                )
-                return
-            one = f"({', '.join('?' * len(columns))}{literals})"
-            size = min(per_statement, self.max_variables() // max(len(columns), 1))
-            if size <= 1:
-                cursor.executemany(f"{head}{one} {tail}", rows)
-                return
-            full = f"{head}{', '.join([one] * size)} {tail}"
-            for start in range(0, len(rows), size):
-                part = rows[start : start + size]
-                sql = full if len(part) == size else f"{head}{', '.join([one] * len(part))} {tail}"
-                cursor.execute(sql, [value for row in part for value in row])
+        """Many rows in one write transaction, as multi-row statements
+        (:func:`agent.storage.repositories.insert_rows`). ``fixed``: columns with one
+        text value for every row (an import's timestamps), written into the statement
+        once rather than bound for each row (:func:`sql_text_literal`)."""
+        literals = {column: sql_text_literal(value) for column, value in fixed}
+        with write_transaction(self.db):
+            insert_rows(self.db, table, columns, rows, f" {tail}" if tail else "", fixed=literals)
 
     def max_variables(self) -> int:
-        """SQLite's limit on the parameters of one statement (32766 since 3.32; 999
-        before), as this connection has it."""
-        connection = self.db.connection()  # type: ignore[no-untyped-call]
-        return int(connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        """SQLite's limit on the values of one statement (:func:`sqlite_variable_limit`)."""
+        return sqlite_variable_limit(self.db)
 
     def reserve_ids(self, table: str, count: int) -> list[int]:
         """``count`` fresh ids of ``table``, inside the caller's write transaction: bulk
@@ -579,7 +546,6 @@ class ContactsRepository:
             ("key", "contact_id", "phone_index"),
             rows,
             "ON CONFLICT (key, contact_id) DO NOTHING",
-            per_statement=KEYS_PER_STATEMENT,
         )
 
     def soft_delete(self, ids: Sequence[int], now: datetime, merged_into: int | None = None) -> int:

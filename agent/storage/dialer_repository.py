@@ -9,11 +9,9 @@ entry" with one indexed probe per time zone.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
 from typing import Any, Final, NamedTuple
 
 import peewee as pw
@@ -22,6 +20,7 @@ from agent.core.dial_list import PICKABLE, DialEntry, EntryState, Tries, order_k
 from agent.core.retry_rules import Decision
 from agent.storage.migrations.base import PEEWEE_ERRORS
 from agent.storage.models import to_utc, utc_text
+from agent.storage.repositories import insert_rows
 from agent.storage.schema import write_transaction
 
 IN_CHUNK: Final = 500
@@ -31,7 +30,6 @@ INSERT_PAGE: Final = 1000
 # executemany binds, steps and takes the GIL back row by row (~0.35 s less CPU for
 # 100k rows, measured). Fewer when the library's SQLITE_MAX_VARIABLE_NUMBER is small
 # (999 before SQLite 3.32).
-INSERT_ROWS: Final = 500
 _PICKABLE_SQL: Final = "state IN ('pending', 'postponed')"  # the partial indexes' words
 _NOT_DNC: Final = "NOT EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.number = e.number)"
 # B13's "attempts, next attempt" of a number in an operator's lists: number_progress,
@@ -168,32 +166,8 @@ class SqlRepository:
     def insert_many(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        if not rows:
-            return
-        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        with PEEWEE_ERRORS:
-            cursor = self.db.cursor()  # type: ignore[no-untyped-call]
-            if self.postgres:
-                from psycopg2.extras import execute_values  # PostgreSQL only, loaded late
-
-                execute_values(cursor, f"{head}%s", rows, page_size=INSERT_PAGE)
-                return
-            width = len(columns)
-            per = max(1, min(INSERT_ROWS, self._variable_limit() // width))
-            one = f"({marks(width)})"
-            whole = len(rows) - len(rows) % per
-            if whole:
-                full = head + ", ".join([one] * per)
-                for start in range(0, whole, per):
-                    cursor.execute(full, list(chain.from_iterable(rows[start : start + per])))
-            if whole < len(rows):
-                rest = rows[whole:]
-                cursor.execute(head + ", ".join([one] * len(rest)), list(chain.from_iterable(rest)))
-
-    def _variable_limit(self) -> int:
-        """SQLITE_MAX_VARIABLE_NUMBER of the library this process loaded."""
-        connection = self.db.connection()  # type: ignore[no-untyped-call]
-        return int(connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        """Multi-row statements in the caller's transaction (:func:`insert_rows`)."""
+        insert_rows(self.db, table, columns, rows)
 
 
 class DialerRepository(SqlRepository):

@@ -111,7 +111,7 @@ def insert_rows(
             execute_values(cursor, f"{head}%s{tail}", rows, template, page_size=_PG_PAGE)
             return
         width = len(columns)
-        limit = cursor.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        limit = sqlite_variable_limit(db)
         done = 0
         for size in _SQLITE_ROWS:
             if size > 1 and size * width > limit:
@@ -120,6 +120,13 @@ def insert_rows(
             while len(rows) - done >= size:
                 cursor.execute(sql, list(chain.from_iterable(rows[done : done + size])))
                 done += size
+
+
+def sqlite_variable_limit(db: pw.Database) -> int:
+    """SQLite's limit on the values of one statement as this thread's connection has it
+    (32766 since SQLite 3.32, 999 before)."""
+    connection = db.connection()  # type: ignore[no-untyped-call]
+    return int(connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 @lru_cache(maxsize=64)

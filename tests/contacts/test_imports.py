@@ -378,7 +378,7 @@ async def test_stored_contacts_are_found_across_the_match_statements_of_a_batch(
 async def test_number_keys_go_in_as_many_statements_as_the_variable_limit_allows(
     sqlite_area: Area,
 ) -> None:
-    """Sql.insert_many ``per_statement``: rows a multi-row INSERT holds are bounded by
+    """Sql.insert_many (repositories.insert_rows): rows a multi-row INSERT holds are bounded by
     SQLite's variable limit (999 before 3.32): every key is stored, the last
     statement's remainder too."""
     import sqlite3

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import peewee as pw
 import pytest
 
 from agent.contacts.service import ContactService
@@ -25,7 +27,7 @@ from agent.dialer.contacts_adapter import ContactsDirectory
 from agent.dialer.lists import FULL_MATCH_ROWS, Candidate, DialListService, NumberRows
 from agent.hub import Message
 from agent.simulator import SimulatorInfo
-from agent.storage import Storage, dialer_repository
+from agent.storage import Storage
 from agent.storage.dialer_repository import IN_CHUNK, DialerRepository, NewEntry
 from tests.dialer.support import dialer_agent
 from tests.scenarios.conftest import TIMEOUT_S, AgentFactory
@@ -248,13 +250,14 @@ async def test_a_files_entries_are_those_the_other_sources_make_of_the_same_numb
 
 @pytest.mark.parametrize("rows", [1, 7, 9])
 def test_entries_go_in_several_rows_a_statement_in_file_order_whatever_the_remainder(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, rows: int
+    db_url: str, rows: int
 ) -> None:
     """SQLite takes a few hundred rows per INSERT, fewer when its variable limit is
-    small (here 2 rows of 13 columns a statement, or 3); PostgreSQL pages its own."""
-    monkeypatch.setattr(dialer_repository, "INSERT_ROWS", 3)
-    monkeypatch.setattr(DialerRepository, "_variable_limit", lambda self: 26)
+    small (here 2 rows of 13 columns a statement); PostgreSQL pages its own."""
     with Storage.open_sync(db_url) as storage:
+        if isinstance(storage.db, pw.SqliteDatabase):  # 26 values: two rows a statement
+            limit = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
+            storage.call(lambda: storage.db.connection().setlimit(limit, 26))
         repo = DialerRepository(storage.db)
         list_id = storage.call(repo.create_list, "001", "leads", NOW)
         storage.call(repo.add_entries, list_id, [NewEntry("+380500000000")], NOW, replace=False)
