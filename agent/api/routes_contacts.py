@@ -5,7 +5,6 @@ U7, U9, M5, B13, B14). Handlers reach ``services.contacts`` (ContactService) and
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agent.api.registry import Handler, Registry, Schema, list_of
-from agent.api.server import error_response, read_json, read_upload
+from agent.api.server import error_response, progress_to_hub, read_json, read_upload
 from agent.contacts.imports import import_contacts
 from agent.contacts.sales_import import import_sales
 from agent.contacts.service import ContactService, NotFound
@@ -213,17 +212,6 @@ def flag(request: Request, name: str) -> bool:
 def page_json(items: list[dict[str, Any]], total: int | None, offset: int, limit: int) -> Response:
     next_offset = offset + len(items) if len(items) == limit else None
     return JSONResponse({"items": items, "total": total, "next_offset": next_offset})
-
-
-def progress_to_hub(request: Request, kind: str) -> Callable[[dict[str, Any]], None]:
-    """Import progress to the web UI (hub topic ``import``), from any thread."""
-    loop = asyncio.get_running_loop()
-    hub = request.app.state.services.hub
-
-    def publish(data: dict[str, Any]) -> None:
-        loop.call_soon_threadsafe(hub.publish, "import", {"kind": kind, **data})
-
-    return publish
 
 
 def services(request: Request) -> tuple[ContactService, StatsService]:

@@ -25,8 +25,7 @@ from agent.api.dialer_schemas import (
     PAGING,
 )
 from agent.api.registry import Handler, Registry, list_of
-from agent.api.routes_contacts import progress_to_hub
-from agent.api.server import error_response, read_json, read_upload
+from agent.api.server import error_response, progress_to_hub, read_json, read_upload
 from agent.core.errors import InvalidInput
 from agent.dialer.lists import Conflict, Mode, NotFound
 from agent.dialer.service import DialerService

@@ -342,6 +342,17 @@ async def read_upload(
     return data, filename, mapping
 
 
+def progress_to_hub(request: Request, kind: str) -> Callable[[dict[str, Any]], None]:
+    """Every import's progress to the web UI (hub topic ``import``), from any thread."""
+    loop = asyncio.get_running_loop()
+    hub = request.app.state.services.hub
+
+    def publish(data: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(hub.publish, "import", {"kind": kind, **data})
+
+    return publish
+
+
 async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw:
