@@ -553,7 +553,7 @@ def _write(
     phones_only = fields == [[PHONE_FIELD]]
     folded = _SearchText()
     done, total = 0, len(new) + len(changed)
-    with repo.bulk():
+    with repo.bulk(adding=len(new)):
         for start in range(0, len(new), BATCH):
             part = new[start : start + BATCH]
             keys: list[tuple[str, int, int | None]] = []
