@@ -1,0 +1,61 @@
+"""Bulk loads on SQLite: a table's secondary indexes (and insert triggers) set aside
+while a big import inserts, then made again before the commit.
+
+An index takes rows one by one, in the file's order: for a random-order key (a
+name, a phone number) each insert walks and splits pages all over the index.
+CREATE INDEX sorts the rows once instead. Measured on 84k new contacts (issue 4):
+the name index cost ~0.3 s in the inserts and ~0.05 s made afterwards; on 99k
+dial-list entries (issue 5) the list's six indexes ~0.8 s against ~0.2 s.
+
+Worth it only when the rows added are at least as many as the table held (a first
+import, say): making an index again reads the whole table. Callers decide with
+:func:`worth_setting_aside`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import peewee as pw
+
+
+def worth_setting_aside(db: pw.Database, table: str, adding: int) -> bool:
+    """Whether ``adding`` new rows are at least as many as ``table`` holds, by its
+    newest id (a bound of its rows, read from the primary key at once), on SQLite."""
+    if not isinstance(db, pw.SqliteDatabase) or adding <= 0:
+        return False
+    newest = _rows(db, f"SELECT COALESCE(MAX(id), 0) FROM {table}")[0][0]
+    return adding >= int(newest)
+
+
+@contextmanager
+def set_aside(db: pw.Database, names: Sequence[str]) -> Iterator[None]:
+    """Inside the caller's write transaction on SQLite: drop these indexes and
+    triggers (those that exist), let the caller write, then make them again from the
+    very SQL the migrations stored (``sqlite_master``), in the same transaction.
+
+    Readers see the old schema, indexes included, until the commit (WAL), and a
+    failed write rolls the drop back with the rest. A trigger set aside did not run
+    for the rows written meanwhile: the caller does its work for them."""
+    if not names or not isinstance(db, pw.SqliteDatabase):
+        yield
+        return
+    marks = ", ".join("?" * len(names))
+    saved = _rows(
+        db,
+        f"SELECT type, name, sql FROM sqlite_master WHERE name IN ({marks}) "
+        "AND type IN ('index', 'trigger') AND sql IS NOT NULL",
+        names,
+    )
+    for kind, name, _ in saved:
+        db.execute_sql(f'DROP {kind.upper()} "{name}"')  # type: ignore[no-untyped-call]
+    yield
+    for _, _, sql in saved:
+        db.execute_sql(sql)  # type: ignore[no-untyped-call]
+
+
+def _rows(db: pw.Database, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    cursor = db.execute_sql(sql, tuple(params))  # type: ignore[no-untyped-call]
+    return list(cursor.fetchall())
