@@ -8,13 +8,13 @@ agent/core/table_plan.py); the list's own checks, contact matching and writing a
 
 The import's thread reads and plans the file and drops duplicate numbers; it hands
 the good rows over as plain columns, :data:`IMPORT_CHUNK` at a time, and the agent's
-loop matches and writes each chunk while the thread plans the next (issue 5,
-measured on 100k rows, 2 cores: bench/dialer.py). The storage worker writes a few
-hundred rows per statement (DialerRepository.insert_many), each statement's work
-done without the GIL; with ``executemany`` this overlap had made the import slower,
-the worker taking the GIL back from the planning thread for every row. Now it is a
-little faster than planning the whole file first, and the window hears of the rows
-as they go.
+loop matches and writes them while the thread plans on: the first chunk at once,
+then every chunk planned meanwhile in one transaction (up to :data:`WRITE_MOST` rows),
+so the window hears of the rows as they go. The storage worker writes a few hundred
+rows per statement (DialerRepository.insert_many), each statement's work done
+without the GIL; a write that at least doubles the entries makes the list's indexes
+once, afterwards (agent/storage/bulk_load.py). Issue 5, measured on 100k rows,
+2 cores: bench/dialer.py.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ Progress = Callable[[dict[str, Any]], None]
 # builds a chunk's entries on the agent's loop (~1 µs each), so a chunk holds the loop
 # up for ~10 ms at a time.
 IMPORT_CHUNK: Final = 10_000
+
+# Rows written in one transaction at most, of chunks that waited together: the
+# storage worker is not held for long by one write (journal rows queue behind it).
+WRITE_MOST: Final = 100_000
 
 # The dial-list file (M6 «Загрузить из файла»): the number, and optionally a name and a
 # detail for numbers no contact has. Header words in en/uk/ru.
@@ -172,7 +176,17 @@ async def _store(
     saved no time on this shared 2-core machine and cost ~0.2 s more CPU for 100k
     rows (three threads then contend for the GIL; issue 5, measured)."""
     taken = told = 0
-    while (chunk := await chunks.get()) is not None:
+    ended = False
+    while not ended and (chunk := await chunks.get()) is not None:
+        # The chunks the thread planned while the last one was written go in together,
+        # in one transaction: the list's indexes are made once for them, not row by
+        # row, when they at least double the entries (DialerRepository.add_entries).
+        while len(chunk) < WRITE_MOST and not chunks.empty():
+            more = chunks.get_nowait()
+            if more is None:
+                ended = True
+                break
+            chunk.extend(more.rows, more.column, more.numbers, more.names, more.details)
         await batches.feed_numbers(chunk)
         taken += len(chunk)
         # "Storing N of M" once M is known: the thread has read the whole file.
