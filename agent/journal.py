@@ -140,10 +140,11 @@ class Journal:
         # worker inserts them a few hundred a statement (repositories.insert_rows): it
         # takes the GIL back once a statement, not once a row.
         rows: dict[str, tuple[object, ...]] = {}
-        for index, record in enumerate(records):
-            rows[record.uuid] = import_row(record, self.completed_talk_s)
-            if index % 200 == 199:
+        talk_s = self.completed_talk_s
+        for start in range(0, len(records), 200):
+            if start:
                 await asyncio.sleep(0)  # the runtime's popups go first
+            rows.update({r.uuid: import_row(r, talk_s) for r in records[start : start + 200]})
 
         def merge() -> ImportedPage:
             repo = JobsRepository(self.storage.db)

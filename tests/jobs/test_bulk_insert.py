@@ -5,12 +5,14 @@ every row is stored once, whatever the count, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from agent.core.call_events import EventDraft, EventSource, EventState
+from agent.core.errors import InvalidInput
 from agent.core.events import Direction, HistoryRecord
 from agent.core.journal import JournalEntry, Source
 from agent.storage.database import Storage
@@ -124,6 +126,49 @@ def test_an_import_row_writes_a_whole_second_with_its_fraction() -> None:
     assert end_at == "2025-03-03T12:00:07.000000+00:00"
     assert answer_at == "2025-03-03T11:59:37.000000+00:00"
     assert dial_at == "2025-03-03T11:59:32.000000+00:00"
+
+
+def test_an_import_rows_times_are_utc_texts_across_minutes_days_and_years() -> None:
+    # import_row puts its times together from memos of minutes and fractions (bounded):
+    # more minutes than they hold, over a leap day, a year's end and the epoch.
+    ends = [
+        datetime(2024, 2, 29, 23, 58, 1, 999_999, tzinfo=UTC),
+        datetime(2025, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(1970, 1, 1, 0, 1, 5, tzinfo=UTC),
+        *(NOW + timedelta(seconds=37 * n, microseconds=n) for n in range(0, 900_000, 97)),
+    ]
+    for i, end in enumerate(ends):
+        for talk_s, extra_s in ((0, 0), (30, 7), (59, 1), (3600, 61)):
+            row = import_row(
+                replace(record(i, end_at=end, talk_s=talk_s), duration_s=talk_s + extra_s), 10
+            )
+            end_at = end - timedelta(seconds=i)
+            assert row[4:7] == (
+                utc_text(end_at - timedelta(seconds=talk_s + extra_s)),
+                utc_text(end_at - timedelta(seconds=talk_s)) if talk_s else None,
+                utc_text(end_at),
+            )
+
+
+def test_an_import_rows_times_are_in_utc_whatever_zone_the_record_gives() -> None:
+    kyiv = timezone(timedelta(hours=2))
+    row = import_row(record(0, end_at=datetime(2025, 3, 3, 14, 0, 7, 250_000, tzinfo=kyiv)), 10)
+    assert row[4:7] == (
+        "2025-03-03T11:59:32.250000+00:00",
+        "2025-03-03T11:59:37.250000+00:00",
+        "2025-03-03T12:00:07.250000+00:00",
+    )
+
+
+def test_an_import_row_refuses_a_naive_time_as_the_journal_does() -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        import_row(record(0, end_at=datetime(2025, 3, 3, 12, 0, 7)), 10)
+
+
+def test_an_import_row_refuses_a_uuid_that_is_no_call_id() -> None:
+    for uuid in ("A" * 32, "a" * 31, "a" * 33, "g" * 32, " " + "a" * 31, "a" * 30 + "-a"):
+        with pytest.raises(InvalidInput, match="32 lower-case hex"):
+            import_row(replace(record(1), uuid=uuid), 10)
 
 
 @pytest.mark.parametrize("count", [1, 257, 1001])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from agent.core.events import Direction, HistoryRecord
@@ -190,6 +191,23 @@ def test_the_events_times_come_from_the_record() -> None:
     draft = draft_for(record(talk_s=30), extension_users={}, region="UA")
     assert draft.end_at == NOW
     assert draft.dial_at == NOW - timedelta(seconds=35)
+
+
+def test_the_draft_reads_the_calls_id_direction_and_name_off_the_record() -> None:
+    call = replace(record("b" * 32, direction=Direction.IN, ext=None), name="Acme")
+    draft = draft_for(call, extension_users={}, region="UA")
+    assert (draft.call_uuid, draft.direction, draft.operator_ext, draft.talk_s) == (
+        "b" * 32,
+        Direction.IN,
+        "",
+        30,
+    )
+    assert draft.contact_name == "Acme"
+    # The number repeated as the name is no name (phonet-api.md §4.4).
+    assert (
+        draft_for(replace(call, name="0441234567"), extension_users={}, region="UA").contact_name
+        is None
+    )
 
 
 def test_a_blank_mapping_is_no_operator() -> None:
