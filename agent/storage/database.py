@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# sqlite3 binds None as NULL only after looking for an adapter, and finding none costs
+# an AttributeError raised and dropped (``None.__conform__``): ~0.3 µs a value, paid
+# for every None of an import's rows on the storage worker, holding the GIL (J1: ~4
+# a call row, 2 an event). An adapter that gives None back finds it at once: binding
+# a row of six values, four of them None, costs half as much. NULL is written as before.
+_ADAPTED_TO_ITSELF: dict[None, None] = {}
+sqlite3.register_adapter(type(None), _ADAPTED_TO_ITSELF.get)  # C, no Python frame
+
 SQLITE_BUSY_TIMEOUT_S: Final = 15.0
 """How long a writer waits for another (an import, a second agent) before failing."""
 PG_CONNECT_TIMEOUT_S: Final = 10

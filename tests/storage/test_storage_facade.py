@@ -265,3 +265,19 @@ async def test_a_lookup_reads_on_its_own_thread_and_does_not_queue_behind_writes
         await writer_busy
     finally:
         await storage.close()
+
+
+def test_none_is_stored_as_null_through_sqlite3s_none_adapter(tmp_path: Any) -> None:
+    # agent/storage/database.py registers an adapter for None (it binds faster): what
+    # is written and what is read back must not change.
+    with Storage.open_sync(f"sqlite:///{tmp_path}/none.db") as storage:
+
+        def write_and_read() -> list[tuple[Any, ...]]:
+            storage.db.execute_sql("CREATE TABLE t (a, b TEXT, c INTEGER NOT NULL DEFAULT 7)")
+            storage.db.execute_sql(
+                "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)", (None, "x", 1, None)
+            )
+            rows = storage.db.execute_sql("SELECT a IS NULL, b IS NULL, typeof(a), c FROM t")
+            return [tuple(row) for row in rows]
+
+        assert storage.call(write_and_read) == [(1, 0, "null", 7), (0, 1, "integer", 7)]
