@@ -13,6 +13,7 @@ is True from the answer until that call's event is saved or declined;
 made or changed, on the agent's loop.
 
 For the jobs (J1, J2): :meth:`create_event`, :meth:`create_events`,
+:meth:`create_imported_call_events`,
 :meth:`is_unimportant`, :meth:`unimportant_among`, :meth:`has_event_for`,
 :meth:`calls_with_events` (docs/contacts.md, "For other features").
 """
@@ -36,6 +37,7 @@ from agent.core.call_events import (
     EventDraft,
     EventSource,
     EventState,
+    ImportedCallEvent,
     apply_changes,
     draft_on_answer,
     text_field,
@@ -255,6 +257,16 @@ class EventService:
         ids = await self.storage.run(self.repo.insert_many, drafts, self.contacts.clock())
         self.publish("events", {"created": len(ids)})
         return ids
+
+    async def create_imported_call_events(self, events: Sequence[ImportedCallEvent]) -> int:
+        """J1's events for past calls, in one transaction: :meth:`create_events` for
+        events that differ only in their call, number, contact and operators; one hub
+        message ``events`` with the count."""
+        made = await self.storage.run(
+            self.repo.insert_imported_calls, events, self.contacts.clock()
+        )
+        self.publish("events", {"created": made})
+        return made
 
     async def is_unimportant(self, call_uuid: str) -> bool:
         """Was this call's event declined (A5)? J1 never imports such a call."""

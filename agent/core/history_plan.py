@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from agent.core.contacts import lookup_key
 from agent.core.events import Direction, HistoryRecord
 from agent.core.numbers import to_e164
 
@@ -170,6 +171,7 @@ class CallEventDraft:
     record: HistoryRecord
     number: str
     operator: str | None  # G3: the operator the extension maps to; None when unmapped
+    key: str | None = None  # the number's contact index key (contacts.lookup_key)
 
     @property
     def call_uuid(self) -> str:
@@ -252,8 +254,12 @@ def draft_for(
     record: HistoryRecord, *, extension_users: Mapping[str, str], region: str
 ) -> CallEventDraft:
     raw = record.number or ""
-    number = (to_e164(raw, region) or raw)[:NUMBER_MAX]
-    return CallEventDraft(record, number, operator_for(record.ext or "", extension_users))
+    e164 = to_e164(raw, region)
+    if e164 is not None:  # E.164 is its own index key: no second look at the number
+        return CallEventDraft(record, e164, operator_for(record.ext or "", extension_users), e164)
+    number = raw[:NUMBER_MAX]
+    key = lookup_key(number, region) if number else None
+    return CallEventDraft(record, number, operator_for(record.ext or "", extension_users), key)
 
 
 def operator_for(ext: str, extension_users: Mapping[str, str]) -> str | None:

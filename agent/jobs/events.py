@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.core.call_events import EventDraft, EventSource, EventState
-from agent.core.contacts import lookup_key
+from agent.core.call_events import EventDraft, EventSource, EventState, ImportedCallEvent
 from agent.core.history_plan import CallEventDraft
 from agent.core.robot_plan import RobotEventDraft
 from agent.storage.events_repo import EventsRepository
@@ -76,7 +75,7 @@ class ContactServicePort(Protocol):
 
 class EventServicePort(Protocol):
     async def create_event(self, draft: EventDraft) -> Any: ...
-    async def create_events(self, drafts: Sequence[EventDraft]) -> list[int]: ...
+    async def create_imported_call_events(self, events: Sequence[ImportedCallEvent]) -> int: ...
     async def has_event_for(self, call_uuid: str) -> bool: ...
 
 
@@ -112,17 +111,22 @@ class ContactsEvents:
     async def create_call_events(self, drafts: Sequence[CallEventDraft]) -> int:
         if not drafts:
             return 0
-        region = self.contacts.region
-        keys = [lookup_key(d.number, region) if d.number else None for d in drafts]
-        wanted = {k for k in keys if k}
+        wanted = {d.key for d in drafts if d.key}
         found = await self.contacts.storage.run(self.contacts.repo.ids_by_keys, wanted)
-        made = await self.events.create_events(
+        # The call's figures stay in the journal (by call_uuid); the event adds G3's name.
+        return await self.events.create_imported_call_events(
             [
-                _call_event(d, _first(found.get(k))) if k else _call_event(d, None)
-                for d, k in zip(drafts, keys, strict=True)
+                ImportedCallEvent(
+                    d.call_uuid,
+                    d.number or None,
+                    _first(found.get(d.key)) if d.key else None,
+                    d.operator_ext,
+                    d.direction._value_,  # ``.value`` is a Python-level property: 60k a run
+                    d.operator,
+                )
+                for d in drafts
             ]
         )
-        return len(made)
 
     async def has_event_for(self, ref: str) -> bool:
         return bool(await self.events.has_event_for(ref))
@@ -150,18 +154,3 @@ class ContactsEvents:
 
 def _first(ids: list[tuple[int, str]] | None) -> int | None:
     return ids[0][0] if ids else None
-
-
-def _call_event(draft: CallEventDraft, contact_id: int | None) -> EventDraft:
-    # The call's figures stay in the journal (by call_uuid); the event adds G3's name.
-    fields: dict[str, Any] = {"operator": draft.operator} if draft.operator else {}
-    return EventDraft(
-        operator_ext=draft.operator_ext,
-        call_uuid=draft.call_uuid,
-        number=draft.number or None,
-        contact_id=contact_id,
-        direction=str(draft.direction),
-        fields=fields,
-        state=EventState.SAVED,
-        source=EventSource.IMPORT,
-    )

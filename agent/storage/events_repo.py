@@ -14,17 +14,27 @@ from typing import Any, Final
 import peewee as pw
 
 from agent.core.call_events import (
+    DEFAULT_IMPORTANCE,
+    DEFAULT_KIND,
     MAX_CALL_ID,
     MAX_NUMBER,
     Event,
     EventDraft,
     EventSource,
     EventState,
+    ImportedCallEvent,
 )
 from agent.core.contact_stats import from_cents
 from agent.core.errors import InvalidInput
 from agent.core.events import normalise_uuid
-from agent.storage.contacts_repo import MAX_PAGE, Sql, chunks, dump_json, marks
+from agent.storage.contacts_repo import (
+    MAX_PAGE,
+    Sql,
+    chunks,
+    dump_json,
+    marks,
+    sql_text_literal,
+)
 from agent.storage.models import to_utc, utc_text
 from agent.storage.repositories import insert_rows
 from agent.storage.schema import write_transaction
@@ -50,6 +60,23 @@ _INSERT_COLUMNS: Final = (
     "updated_at",
 )
 _ID_INSERT_COLUMNS: Final = ("id", *_INSERT_COLUMNS)
+# J1's events (insert_imported_calls): the columns of an ImportedCallEvent but its
+# operator, then fields; and those that are the same for every one, as SQL literals
+# (planned_at and notes: their defaults, NULL and '').
+_IMPORTED_COLUMNS: Final = (
+    "call_uuid",
+    "number",
+    "contact_id",
+    "operator_ext",
+    "direction",
+    "fields",
+)
+_IMPORTED_FIXED: Final = {
+    "kind": f"'{DEFAULT_KIND}'",
+    "importance": f"'{DEFAULT_IMPORTANCE}'",
+    "state": f"'{EventState.SAVED.value}'",
+    "source": f"'{EventSource.IMPORT.value}'",
+}
 _PLANNED: Final = "planned_at IS NOT NULL AND done_at IS NULL AND state <> 'declined'"
 
 
@@ -190,6 +217,32 @@ class EventsRepository:
                 [(i, *row) for i, row in zip(ids, rows, strict=True)],
             )
         return ids
+
+    def insert_imported_calls(self, events: Sequence[ImportedCallEvent], now: datetime) -> int:
+        """J1's events for past calls, in one transaction; how many. The columns every
+        such event shares are written into the statements once, not bound a row
+        (:data:`_IMPORTED_FIXED`); G3's operator names become their ``fields`` JSON
+        once a name."""
+        if not events:
+            return 0
+        fields: dict[str | None, str] = {None: "{}"}
+        rows = []
+        for event in events:
+            operator = event.operator
+            text = fields.get(operator)
+            if text is None:
+                text = fields[operator] = dump_json({"operator": operator})
+            rows.append((*event[:5], text))
+        stamp = sql_text_literal(utc_text(now))
+        with write_transaction(self._db):
+            insert_rows(
+                self._db,
+                "events",
+                _IMPORTED_COLUMNS,
+                rows,
+                fixed={**_IMPORTED_FIXED, "created_at": stamp, "updated_at": stamp},
+            )
+        return len(rows)
 
     def update(self, event: Event, now: datetime) -> Event:
         """Store every changeable field of ``event``; the stored event."""

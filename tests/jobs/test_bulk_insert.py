@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.core.call_events import EventDraft, EventSource, EventState
+from agent.core.call_events import EventDraft, EventSource, EventState, ImportedCallEvent
 from agent.core.errors import InvalidInput
 from agent.core.events import Direction, HistoryRecord
 from agent.core.journal import JournalEntry, Source
@@ -209,3 +209,47 @@ async def test_events_made_in_bulk_are_each_stored_with_their_own_id_j1(
         )
     made = await storage.run(repo.calls_with_events, [d.call_uuid or "" for d in drafts])
     assert len(made) == count
+
+
+@pytest.mark.parametrize("count", [1, 257, 1001])
+async def test_imported_call_events_are_stored_as_the_same_drafts_would_be_j1(
+    storage: Storage, count: int
+) -> None:
+    # EventsRepository.insert_imported_calls writes J1's shared columns as literals: the
+    # stored events equal those of insert_many with the drafts J1 used to build.
+    repo = EventsRepository(storage.db)
+    events = [
+        ImportedCallEvent(
+            uuid_of(i),
+            f"+38044{i:07d}" if i % 3 else None,
+            None,
+            f"{i % 20:03d}",
+            "in" if i % 2 else "out",
+            "Ольга O'Neil" if i % 2 else None,
+        )
+        for i in range(1, count + 1)
+    ]
+    drafts = [
+        EventDraft(
+            operator_ext=e.operator_ext,
+            call_uuid=e.call_uuid.upper(),  # insert_many normalises; the journal's are
+            number=e.number,
+            contact_id=e.contact_id,
+            direction=e.direction,
+            fields={"operator": e.operator} if e.operator else {},
+            state=EventState.SAVED,
+            source=EventSource.IMPORT,
+        )
+        for e in events
+    ]
+
+    assert await storage.run(repo.insert_imported_calls, events, NOW) == count
+    ids = await storage.run(repo.insert_many, drafts, NOW)
+
+    columns = "call_uuid, number, contact_id, operator_ext, direction, kind, importance, "
+    columns += "planned_at, notes, fields, state, source, created_at, updated_at, done_at"
+    rows = await storage.run(repo.sql.rows, f"SELECT id, {columns} FROM events ORDER BY id", ())
+    imported = [tuple(row[1:]) for row in rows if row[0] not in set(ids)]
+    drafted = [tuple(row[1:]) for row in rows if row[0] in set(ids)]
+    assert imported == drafted and len(imported) == count
+    assert await storage.run(repo.insert_imported_calls, [], NOW) == 0
