@@ -24,8 +24,9 @@ from tests.jobs.support import uuid_of
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
-# Around each statement size of SQLite's (256, 128, … 1 rows) and PostgreSQL's page (1000).
-COUNTS = [1, 3, 255, 256, 257, 511, 1000, 1001]
+# Around SQLite's statement sizes (2048, 1024, … 1 rows, at most 8192 values: 512 call
+# rows of 15 columns) and PostgreSQL's page (1000).
+COUNTS = [1, 3, 255, 511, 512, 513, 1000, 1001, 1025]
 
 
 def record(i: int, *, end_at: datetime = NOW, talk_s: int = 30) -> HistoryRecord:
