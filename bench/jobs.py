@@ -39,7 +39,7 @@ ROUNDS = 3  # the first import and fetching alone, interleaved: the best of each
 _NOTES = """Mix of the 100k calls: 60 % answered for 30 s (an event each), 30 % unanswered,
 10 % internal; 20 extensions; numbers mostly distinct. Pages are fetched ahead (up to
 100) while earlier ones are stored; the first page is stored at once, then batches grow
-to 2000 records (or what arrived in 0.5 s) (agent/jobs/history_sync.py), each stored in
+to 5000 records (or what arrived in 0.5 s) (agent/jobs/history_sync.py), each stored in
 a few transactions, so database work overlaps the network wait. The simulator runs in
 its own process, on the same 2 cores.
 
@@ -52,7 +52,7 @@ table with its 4 indexes, `events` with 3 touched) lets go of the GIL and overla
 What made it faster (2026-11-26): multi-row INSERTs instead of executemany (the worker
 took the GIL back once a row, and waited for it each time the loop held it), the three
 columns every imported row holds the same written as literals (binding None and True
-costs ~0.4 µs each), batches of up to 2000 records instead of what arrived (SQLite logs
+costs ~0.4 µs each), batches of up to 5000 records instead of what arrived (SQLite logs
 a changed index page once a transaction: a quarter less written), an 8 MB page cache
 while the import writes (the 2 MB default spilled and re-read index pages: ~30 % less
 written, ~60 % less read), one worker trip for the declined/has-event questions. With
