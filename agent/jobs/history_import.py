@@ -47,12 +47,13 @@ CHECKPOINT_KEY: Final = "jobs/history/checkpoint"
 # ahead of the store, and a batch waits for BATCH_RECORDS records (at most BATCH_WAIT_S
 # after its first page) before it is stored and the checkpoint saved. Few, big write
 # transactions: SQLite logs each changed index page once a transaction, and the calls'
-# indexes by number and by extension take records all over (BENCHMARKS.md "jobs":
-# 5000 records a batch took ~0.9 s less CPU than 2000 for 100k calls; a run that dies
-# fetches at most that many again).
-AHEAD_PAGES: Final = 100
-BATCH_RECORDS: Final = 5000
-BATCH_WAIT_S: Final = 0.5
+# indexes by number and by extension take records all over: each commit logs most of
+# their pages again (BENCHMARKS.md "jobs": batches of 10000 records took ~1 s less CPU
+# than 2000 for 100k calls; a run that dies fetches at most that many again). The
+# pages fetched ahead hold a whole batch.
+AHEAD_PAGES: Final = 200
+BATCH_RECORDS: Final = 10000
+BATCH_WAIT_S: Final = 1.0
 CACHE_KIB: Final = 8192  # SQLite's page cache while a run writes (JobsRepository.widen_cache)
 
 Progress = Callable[[dict[str, Any]], None]
