@@ -150,7 +150,11 @@ async def import_file(
                 lists, lst, mode, AddResult(), preview=preview, keep_unless_written=True
             )
             await batches.begin()
-            await _store(batches, chunks, reader, progress, preview=preview)
+            try:
+                await _store(batches, chunks, reader, progress, preview=preview)
+            except BaseException:
+                batches.announce()
+                raise
             batches.result.rejected += rejected
             result = batches.end()
             progress({"stage": "done", "done": result.accepted})

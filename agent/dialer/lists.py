@@ -642,15 +642,14 @@ class Batches:
                 continue
             self.first[c.number] = c.row
             fresh.append(c)
-        if self.mode == "append" and fresh:
-            existing = await lists.storage.run(
-                lists.repo.existing_numbers, self.lst.id, [c.number for c in fresh]
-            )
-            if existing:
-                for c in fresh:
-                    if c.number in existing:
-                        result.rejected.append(Rejection(c.row, c.column, "already in the list"))
-                fresh = [c for c in fresh if c.number not in existing]
+        existing = await self._listed([c.number for c in fresh])
+        if existing:
+            result.rejected += [
+                Rejection(c.row, c.column, "already in the list")
+                for c in fresh
+                if c.number in existing
+            ]
+            fresh = [c for c in fresh if c.number not in existing]
         result.accepted += len(fresh)
         if self.preview or not fresh:
             return
@@ -660,38 +659,44 @@ class Batches:
         """A file's rows (agent/dialer/file_import.py), already without repeated
         numbers: the file import drops those as it reads, the whole file through."""
         lists, result = self.lists, self.result
-        if self.mode == "append" and len(chunk):
-            existing = await lists.storage.run(
-                lists.repo.existing_numbers, self.lst.id, chunk.numbers
-            )
-            if existing:
-                result.rejected += [
-                    Rejection(row, chunk.column, "already in the list")
-                    for row, number in zip(chunk.rows, chunk.numbers, strict=True)
-                    if number in existing
-                ]
-                chunk = chunk.pick([i for i, n in enumerate(chunk.numbers) if n not in existing])
+        existing = await self._listed(chunk.numbers)
+        if existing:
+            result.rejected += [
+                Rejection(row, chunk.column, "already in the list")
+                for row, number in zip(chunk.rows, chunk.numbers, strict=True)
+                if number in existing
+            ]
+            chunk = chunk.pick([i for i, n in enumerate(chunk.numbers) if n not in existing])
         result.accepted += len(chunk)
         if self.preview or not len(chunk):
             return
         await self._write(await lists._number_entries(chunk, self.lst))
 
+    async def _listed(self, numbers: Sequence[str]) -> set[str]:
+        """In append mode, which of these numbers the list has already."""
+        if self.mode != "append" or not numbers:
+            return set()
+        lists = self.lists
+        found: set[str] = await lists.storage.run(lists.repo.existing_numbers, self.lst.id, numbers)
+        return found
+
     async def _write(self, entries: list[NewEntry]) -> None:
         lists = self.lists
-        if self.clear_first:
-            self.clear_first = False
-            await lists.storage.run(lists.repo.clear_list, self.lst.id)
+        # A deferred clear (keep_unless_written) goes in the first write's transaction:
+        # the list is never seen empty between the two.
+        replace, self.clear_first = self.clear_first, False
         await lists.storage.run(
-            lists.repo.add_entries, self.lst.id, entries, lists.clock(), replace=False
+            lists.repo.add_entries, self.lst.id, entries, lists.clock(), replace=replace
         )
         self.wrote = True
 
-    def end(self) -> AddResult:
-        self.result.rejected.sort(key=lambda r: r.row)
+    def announce(self) -> None:
+        """Tell the window and the dialer the list changed, if anything was written
+        (also after a failed import: the chunks written before it stay)."""
         if self.wrote:
             self.lists.changed(self.lst.id)
+
+    def end(self) -> AddResult:
+        self.result.rejected.sort(key=lambda r: r.row)
+        self.announce()
         return self.result
-
-
-def text_of(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None

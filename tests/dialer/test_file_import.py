@@ -153,6 +153,33 @@ async def test_a_file_whose_every_row_is_refused_leaves_the_list_as_it_was_in_re
     assert [n for n, _, _ in await lists.numbers()] == ["+380501110001", "+380501110002"]
 
 
+async def test_an_import_that_fails_after_a_write_still_tells_the_list_changed(
+    lists: Lists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chunks written before the failure stay: the window and the dialer must hear of
+    # them, as they hear of a whole import.
+    changed: list[int] = []
+    lists.service.changed = changed.append
+    monkeypatch.setattr(file_import, "IMPORT_CHUNK", 2)
+    written = 0
+    add_entries = lists.repo.add_entries
+
+    def failing_second_write(*args: Any, **kwargs: Any) -> int:
+        nonlocal written
+        written += 1
+        if written == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return add_entries(*args, **kwargs)
+
+    monkeypatch.setattr(lists.repo, "add_entries", failing_second_write)
+    monkeypatch.setattr(file_import, "WRITE_MOST", 2)  # one chunk a write
+    text = "Телефон\n" + "".join(f"05011100{i:02d}\n" for i in range(1, 7))
+    with pytest.raises(Exception, match="disk I/O error"):
+        await lists.upload(text)
+    assert changed == [lists.list_id]
+    assert [n for n, _, _ in await lists.numbers()] == ["+380501110001", "+380501110002"]
+
+
 async def test_an_import_leaves_the_garbage_collector_as_it_found_it(lists: Lists) -> None:
     """The import pauses the cyclic collector while it builds its entries (issue 5)."""
     assert gc.isenabled()
