@@ -25,12 +25,6 @@ from agent.storage.repositories import insert_rows
 from agent.storage.schema import write_transaction
 
 IN_CHUNK: Final = 500
-INSERT_PAGE: Final = 1000
-# Rows per multi-row INSERT on SQLite (issue 5, a 100k-row file into the dial list):
-# one statement's step does a few hundred rows' work without the GIL, where
-# executemany binds, steps and takes the GIL back row by row (~0.35 s less CPU for
-# 100k rows, measured). Fewer when the library's SQLITE_MAX_VARIABLE_NUMBER is small
-# (999 before SQLite 3.32).
 _PICKABLE_SQL: Final = "state IN ('pending', 'postponed')"  # the partial indexes' words
 _NOT_DNC: Final = "NOT EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.number = e.number)"
 # B13's "attempts, next attempt" of a number in an operator's lists: number_progress,
