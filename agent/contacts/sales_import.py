@@ -139,6 +139,10 @@ async def import_sales(
         preview=preview,
         created=len(rows),
     )
+    if not replace:  # a preview counts what the import would store, too
+        stored = await storage.run(service.sales.counts, {cid for cid, _, _, _ in rows})
+        rows = new_sales(rows, stored)
+        report.created = len(rows)
     if preview:
         report.sample = [
             {
@@ -152,10 +156,6 @@ async def import_sales(
         return report
     if replace:
         await storage.run(service.sales.delete_all)
-    else:
-        stored = await storage.run(service.sales.counts, {cid for cid, _, _, _ in rows})
-        rows = new_sales(rows, stored)
-        report.created = len(rows)
     for start in range(0, len(rows), BATCH):
         await storage.run(service.sales.insert_many, rows[start : start + BATCH], service.clock())
         progress({"stage": "storing", "done": min(start + BATCH, len(rows)), "total": len(rows)})

@@ -243,8 +243,10 @@ async def test_importing_a_sales_file_again_adds_nothing_and_an_overlapping_one_
         "0442249895;02.03.2024;5\n"
     )
     first = await import_sales(area.contacts, march.encode(), "march.csv")
+    preview = await import_sales(area.contacts, march.encode(), "march.csv", preview=True)
     again = await import_sales(area.contacts, march.encode(), "march.csv")
     assert (first.accepted, first.created) == (3, 3)
+    assert (preview.accepted, preview.created) == (3, 0)  # the preview says so beforehand
     assert (again.accepted, again.created) == (3, 0)
     overlapping = march + "0442249895;03.03.2024;7\n"
     more = await import_sales(area.contacts, overlapping.encode(), "march-april.csv")
