@@ -32,7 +32,7 @@ import asyncio
 import concurrent.futures
 import json
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -67,6 +67,7 @@ from agent.storage.contacts_repo import (
     chunks,
     dump_json,
     marks,
+    phones_text,
     raw_contact_values,
 )
 from agent.storage.models import to_utc, utc_text
@@ -168,10 +169,6 @@ _STORED_COLUMNS: Final = (
 )
 _LAST, _CREATED = 7, 8  # their places in a Stored row
 
-# A new contact's phones as raw_contact_values writes them, for one number alone.
-_ONE_NUMBER: Final = '[{"number":%s,"kind":null,"person":null}]'
-# One JSON string, as ``json.dumps(..., ensure_ascii=False)`` writes it (C-accelerated).
-_js: Callable[[str], str] = getattr(json.encoder, "encode_basestring")  # noqa: B009
 
 # A planned row's values, in the order of CONTACT_FIELDS (table_plan.PlannedBatch), as
 # _Grouping.take unpacks them: text fields are str or None, the phone E.164.
@@ -244,9 +241,8 @@ class _Target:
     def display_name(self) -> str:
         return self.name or self.company or next(iter(self.phones), "")
 
-    def values(self, stamp: str, search: str | None = None) -> ContactValues:
-        """Its column values; ``stamp`` is now, as stored; ``search`` its search text
-        when known (``search_text(display_name(), company)``)."""
+    def values(self, stamp: str) -> ContactValues:
+        """Its column values; ``stamp`` is now, as stored."""
         base = self.base
         created = stamp
         last: str | None = None
@@ -262,7 +258,6 @@ class _Target:
             last,
             created,
             stamp,
-            search,
         )
 
     def unchanged(self, folded: _SearchText) -> bool:
@@ -278,7 +273,7 @@ class _Target:
             and company == base[2]
             and self.responsible == base[5]
             and (dump_json(attributes) if attributes else "{}") == base[4]
-            and _phones_text(self.phones.values()) == base[3]
+            and phones_text(self.phones.values()) == base[3]
             and folded(name, company) == base[6]
         )
 
@@ -294,12 +289,6 @@ class _Target:
             last_contact_at=None if base is None else to_utc(base[_LAST]),
             created_at=None if base is None else to_utc(base[_CREATED]),
         )
-
-
-def _phones_text(phones: Iterable[PhoneTuple]) -> str:
-    """Phones as ``raw_contact_values`` writes them (its ``phones`` column)."""
-    text: str = raw_contact_values("", None, phones, {}, None, None, "", "", "")[2]
-    return text
 
 
 def _stored_time(value: Any) -> str | None:
@@ -501,34 +490,22 @@ def _new_rows(
     :meth:`_Target.values` makes them (no last contact; both times are the import's),
     and (into ``keys``, when given) their numbers as index keys: every number of a
     new contact is E.164 (to_e164 made it), its own key. The loop of an import's
-    every contact (issue 4): a row of one number, no kind and no person (most of
-    them) has its phones' JSON made in one step."""
+    every contact (issue 4)."""
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     for target, contact_id in zip(part, ids, strict=True):
         target.id = contact_id
-        phones = target.phones
         company = target.company
-        name = target.name or company or next(iter(phones), "")
+        name = target.display_name()
         attributes = target.attributes
-        if len(phones) == 1:
-            number, kind, person = next(iter(phones.values()))
-            if kind is None and person is None:
-                phones_text = _ONE_NUMBER % _js(number)
-            else:
-                phones_text = _phones_text(phones.values())
-            if keys is not None:
-                keys.append((number, contact_id, 0))
-        else:
-            phones_text = _phones_text(phones.values())
-            if keys is not None:
-                keys += [(number, contact_id, index) for index, number in enumerate(phones)]
+        if keys is not None:
+            keys += [(number, contact_id, index) for index, number in enumerate(target.phones)]
         append(
             (
                 contact_id,
                 name,
                 company,
-                phones_text,
+                phones_text(target.phones.values()),
                 dump_json(attributes) if attributes else "{}",
                 target.responsible,
                 folded(name, company),

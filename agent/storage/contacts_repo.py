@@ -21,7 +21,12 @@ from typing import Any, Final
 import peewee as pw
 
 from agent.core.contacts import Contact, LastCall, Phone, search_text
-from agent.storage.bulk_load import set_aside, worth_setting_aside
+from agent.storage.bulk_load import (
+    restore_page_cache,
+    set_aside,
+    widen_page_cache,
+    worth_setting_aside,
+)
 from agent.storage.migrations.base import PEEWEE_ERRORS
 from agent.storage.models import to_utc, utc_text
 from agent.storage.repositories import insert_rows, sqlite_variable_limit
@@ -55,6 +60,7 @@ def phones_json(phones: Sequence[Phone]) -> str:
 
 
 _PHONE_JSON: Final = '{"number":%s,"kind":%s,"person":%s}'
+_ONE_NUMBER: Final = '[{"number":%s,"kind":null,"person":null}]'
 # One JSON string, as ``json.dumps(..., ensure_ascii=False)`` writes it (C-accelerated).
 _js: Callable[[str], str] = getattr(json.encoder, "encode_basestring")  # noqa: B009
 
@@ -74,6 +80,22 @@ ContactValues = tuple[Any, ...]  # a contact's WRITE_COLUMNS values
 PhoneTuple = tuple[str, str | None, str | None]  # number, kind, person
 
 
+def phones_text(phones: Iterable[PhoneTuple]) -> str:
+    """The ``phones`` column of (number, kind, person) tuples, as :func:`phones_json`
+    writes it; one number with no kind and no person (most of an import's) in one step."""
+    items = list(phones)
+    if len(items) == 1 and items[0][1] is None and items[0][2] is None:
+        return _ONE_NUMBER % _js(items[0][0])
+    return (
+        "["
+        + ",".join(
+            _PHONE_JSON % (_js(n), "null" if k is None else _js(k), "null" if p is None else _js(p))
+            for n, k, p in items
+        )
+        + "]"
+    )
+
+
 def raw_contact_values(
     name: str,
     company: str | None,
@@ -88,14 +110,10 @@ def raw_contact_values(
     """A contact's column values from plain parts: imports make 100k of them, and
     building a :class:`Contact` for each costs more than writing it. ``search`` is
     ``search_text(name, company)`` when the caller has it already."""
-    items = [
-        _PHONE_JSON % (_js(n), "null" if k is None else _js(k), "null" if p is None else _js(p))
-        for n, k, p in phones
-    ]
     return (
         name,
         company,
-        "[" + ",".join(items) + "]",
+        phones_text(phones),
         dump_json(attributes) if attributes else "{}",
         responsible_ext,
         search_text(name, company) if search is None else search,
@@ -601,8 +619,7 @@ class ContactsRepository:
             if not isinstance(self._db, pw.SqliteDatabase):
                 yield
                 return
-            previous = int(self.sql.rows("PRAGMA cache_size")[0][0])
-            self.sql.rows(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+            previous = widen_page_cache(self._db, BULK_CACHE_KIB)
             try:
                 if worth_setting_aside(self._db, "contacts", adding):
                     floor = self.max_id()
@@ -612,7 +629,7 @@ class ContactsRepository:
                 else:
                     yield
             finally:
-                self.sql.rows(f"PRAGMA cache_size = {previous}")
+                restore_page_cache(self._db, previous)
 
     def _note_for_search(self, floor: int) -> None:
         """What the insert trigger set aside (:data:`_SET_ASIDE`) does, for every
