@@ -33,7 +33,7 @@ from agent.core.history_plan import (
     plan_events,
 )
 from agent.jobs.history_sync import HistorySource, batches
-from agent.storage.jobs_repository import JobsRepository
+from agent.storage.bulk_load import restore_page_cache, widen_page_cache
 
 if TYPE_CHECKING:
     from agent.jobs.events import JobEvents
@@ -54,7 +54,7 @@ CHECKPOINT_KEY: Final = "jobs/history/checkpoint"
 AHEAD_PAGES: Final = 200
 BATCH_RECORDS: Final = 10000
 BATCH_WAIT_S: Final = 1.0
-CACHE_KIB: Final = 8192  # SQLite's page cache while a run writes (JobsRepository.widen_cache)
+CACHE_KIB: Final = 8192  # SQLite's page cache while a run writes (bulk_load.widen_page_cache)
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -113,14 +113,14 @@ class HistoryImport:
         }
         if self.events is None:
             log.warning("history import: no events service; calls go to the journal only")
-        repo = JobsRepository(self.storage.db)
-        cache = await self.storage.run(repo.widen_cache, CACHE_KIB)
+        db = self.storage.db
+        cache = await self.storage.run(widen_page_cache, db, CACHE_KIB)
         try:
             await self._import(window, checkpoint, counts, progress)
         finally:
             if cache is not None:  # a storage closing under us needs no cache back
                 with contextlib.suppress(StorageError):
-                    await self.storage.run(repo.restore_cache, cache)
+                    await self.storage.run(restore_page_cache, db, cache)
         counts["done"] = 1.0
         return counts
 

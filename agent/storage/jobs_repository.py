@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 import peewee as pw
@@ -182,7 +183,7 @@ def import_row(record: HistoryRecord, completed_talk_s: int) -> tuple[Any, ...]:
     # seconds since the epoch as an integer (exact, unlike timestamp()'s float).
     second = (end - _EPOCH) // _SECOND
     microsecond = end.microsecond
-    fraction = _FRACTIONS.get(microsecond) or _fraction(microsecond)
+    fraction = _fraction(microsecond)
     talk_s = record.talk_s
     duration_s = record.duration_s
     disposition = record.disposition
@@ -209,33 +210,29 @@ def import_row(record: HistoryRecord, completed_talk_s: int) -> tuple[Any, ...]:
 # import_row's times, as utc_text writes them ("2025-03-03T12:00:07.000000+00:00"), put
 # together from a minute's text, the second and the fraction: three isoformat() a row,
 # with their datetimes, cost the loop 2.3 µs more a row (bench/jobs.py: 100k rows a run,
-# calls minutes apart at most). Both memos are bounded; a miss costs one isoformat().
+# calls minutes apart at most). The memos of these pure functions are bounded; a miss
+# costs one isoformat().
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _INTERNAL: Final = Direction.INTERNAL  # an enum class's member costs a lookup: 100k a run
 _TWO_DIGITS: Final = tuple(f"{n:02d}" for n in range(60))
-_MEMO_MAX: Final = 4096
-_MINUTES: dict[int, str] = {}  # minutes since the epoch -> "2025-03-03T12:00:"
-_FRACTIONS: dict[int, str] = {}  # microsecond -> ".000000+00:00"
 
 
 def _second_text(second: int, fraction: str) -> str:
     """``utc_text`` of ``second`` (since the epoch) plus ``fraction``."""
     minute, rest = divmod(second, 60)
-    return f"{_MINUTES.get(minute) or _minute_text(minute)}{_TWO_DIGITS[rest]}{fraction}"
+    return f"{_minute_text(minute)}{_TWO_DIGITS[rest]}{fraction}"
 
 
+@lru_cache(maxsize=4096)
 def _minute_text(minute: int) -> str:
-    if len(_MINUTES) >= _MEMO_MAX:
-        _MINUTES.clear()
-    text = _MINUTES[minute] = (_EPOCH + timedelta(minutes=minute)).isoformat()[:17]
-    return text
+    """Minutes since the epoch as ``"2025-03-03T12:00:"``."""
+    return (_EPOCH + timedelta(minutes=minute)).isoformat()[:17]
 
 
+@lru_cache(maxsize=4096)
 def _fraction(microsecond: int) -> str:
-    if len(_FRACTIONS) >= _MEMO_MAX:
-        _FRACTIONS.clear()
-    text = _FRACTIONS[microsecond] = f".{microsecond:06d}+00:00"
-    return text
+    """A fraction of a second and the zone, as ``".000000+00:00"``."""
+    return f".{microsecond:06d}+00:00"
 
 
 class JobsRepository:
@@ -530,28 +527,6 @@ class JobsRepository:
                 fixed=IMPORT_FIXED,
             )
         return len(rows)
-
-    def widen_cache(self, kib: int) -> int | None:
-        """SQLite: give this connection a page cache of at least ``kib`` KiB (J1's bulk
-        writes), returning the setting to put back with :meth:`restore_cache`; None when
-        nothing changed (PostgreSQL, or a cache that big already).
-
-        SQLite's default (2 MB) is smaller than a batch of J1's changed index pages: it
-        spills them to the log mid-transaction and reads them back (bench/jobs.py: ~30 %
-        less written and ~60 % less read with 8 MB)."""
-        if not isinstance(self._db, pw.SqliteDatabase):
-            return None
-        value = int(self._db.execute_sql("PRAGMA cache_size").fetchone()[0])  # type: ignore[no-untyped-call]
-        page = int(self._db.execute_sql("PRAGMA page_size").fetchone()[0])  # type: ignore[no-untyped-call]
-        size = -value * 1024 if value < 0 else value * page
-        if size >= kib * 1024:
-            return None
-        self._db.execute_sql(f"PRAGMA cache_size = {-int(kib)}")  # type: ignore[no-untyped-call]
-        return value
-
-    def restore_cache(self, value: int) -> None:
-        """Put back the page cache :meth:`widen_cache` replaced."""
-        self._db.execute_sql(f"PRAGMA cache_size = {int(value)}")  # type: ignore[no-untyped-call]
 
     # -------------------------------------------------------------- robot calls
 

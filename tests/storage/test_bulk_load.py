@@ -12,7 +12,12 @@ import peewee as pw
 import pytest
 
 from agent.storage import open_database
-from agent.storage.bulk_load import set_aside, worth_setting_aside
+from agent.storage.bulk_load import (
+    restore_page_cache,
+    set_aside,
+    widen_page_cache,
+    worth_setting_aside,
+)
 from agent.storage.schema import write_transaction
 
 
@@ -87,3 +92,17 @@ def test_postgresql_keeps_its_indexes(pg_url: str) -> None:
             assert "people_name" in {row[0] for row in indexes}
     finally:
         pg.close()
+
+
+def test_a_bulk_writes_page_cache_is_widened_then_put_back(db: pw.Database) -> None:
+    def cache() -> int:
+        return int(db.execute_sql("PRAGMA cache_size").fetchone()[0])
+
+    before = cache()
+    previous = widen_page_cache(db, 8192)
+    assert previous == before and cache() == -8192
+    assert widen_page_cache(db, 4096) is None  # big enough already: left as it is
+    restore_page_cache(db, previous)
+    assert cache() == before
+    restore_page_cache(db, None)  # nothing was widened: nothing to put back
+    assert cache() == before
