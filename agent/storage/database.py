@@ -38,14 +38,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# sqlite3 binds None as NULL only after looking for an adapter, and finding none costs
-# an AttributeError raised and dropped (``None.__conform__``): ~0.3 µs a value, paid
-# for every None of an import's rows on the storage worker, holding the GIL (J1: ~4
-# a call row, 2 an event). An adapter that gives None back finds it at once: binding
-# a row of six values, four of them None, costs half as much. NULL is written as before.
-_ADAPTED_TO_ITSELF: dict[None, None] = {}
-sqlite3.register_adapter(type(None), _ADAPTED_TO_ITSELF.get)  # C, no Python frame
-
 SQLITE_BUSY_TIMEOUT_S: Final = 15.0
 """How long a writer waits for another (an import, a second agent) before failing."""
 PG_CONNECT_TIMEOUT_S: Final = 10
@@ -55,6 +47,19 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     """The errors a driver raises; psycopg2's only once it is loaded (agent/pg_driver.py)."""
     pg = sys.modules.get("psycopg2")
     return (pw.PeeweeException, sqlite3.Error, *((pg.Error,) if pg is not None else ()))
+
+
+def _bind_none_at_once() -> None:
+    """sqlite3 binds None as NULL only after looking for an adapter, and finding none
+    costs an AttributeError raised and dropped (``None.__conform__``): ~0.3 µs a value,
+    paid for every None of an import's rows on the storage worker, holding the GIL (J1:
+    ~4 a call row, 2 an event). An adapter that gives None back finds it at once:
+    binding a row of six values, four of them None, costs half as much. NULL is written
+    as before. sqlite3's adapters are the process's: registering again changes nothing."""
+    sqlite3.register_adapter(type(None), _NONE_ADAPTED.get)  # C, no Python frame
+
+
+_NONE_ADAPTED: Final[dict[None, None]] = {}
 
 
 class _PostgresqlDatabase(pw.PostgresqlDatabase):
@@ -71,6 +76,7 @@ def create_database(url: str | DatabaseUrl) -> pw.Database:
     parsed = url if isinstance(url, DatabaseUrl) else parse_database_url(url)
     if parsed.dialect == "sqlite":
         assert parsed.path is not None
+        _bind_none_at_once()
         return pw.SqliteDatabase(
             parsed.path,
             # sqlite3's timeout is SQLite's busy_timeout: set at connect, before the pragmas.
